@@ -1,0 +1,87 @@
+//! Compiled campaign versions and their channel configurations, cached so
+//! that rendering never re-parses a template.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use herald_domain::channel::ChannelConfiguration;
+use herald_domain::content::CompiledEmail;
+use herald_store::Store;
+
+/// Everything needed to render and address messages of one version.
+pub struct Prepared {
+    pub email: Option<CompiledEmail>,
+    pub configuration: ChannelConfiguration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    #[error("campaign version {0} v{1} not found")]
+    VersionMissing(String, i64),
+    #[error("channel configuration {0} not found")]
+    ConfigurationMissing(String),
+    #[error("content does not compile: {0}")]
+    Compile(String),
+    #[error(transparent)]
+    Store(#[from] herald_store::StoreError),
+}
+
+type Key = (String, String, i64);
+
+/// Versions are immutable, so entries never go stale; configurations can
+/// change, so entries expire after a short time.
+pub struct ContentCache {
+    entries: RwLock<HashMap<Key, (Instant, Arc<Prepared>)>>,
+    ttl: Duration,
+}
+
+impl ContentCache {
+    pub fn new(ttl: Duration) -> Self {
+        ContentCache {
+            entries: RwLock::new(HashMap::new()),
+            ttl,
+        }
+    }
+
+    pub async fn get(
+        &self,
+        store: &dyn Store,
+        sandbox: &str,
+        campaign_id: &str,
+        version: i64,
+    ) -> Result<Arc<Prepared>, PrepareError> {
+        let key = (sandbox.to_string(), campaign_id.to_string(), version);
+        if let Ok(map) = self.entries.read()
+            && let Some((at, p)) = map.get(&key)
+            && at.elapsed() < self.ttl
+        {
+            return Ok(p.clone());
+        }
+        let v = store
+            .get_campaign_version(sandbox, campaign_id, version)
+            .await?
+            .ok_or_else(|| PrepareError::VersionMissing(campaign_id.to_string(), version))?;
+        let cfg_id = &v.definition.action.channel_configuration_id;
+        let configuration = store
+            .get_channel_configuration(sandbox, cfg_id)
+            .await?
+            .ok_or_else(|| PrepareError::ConfigurationMissing(cfg_id.clone()))?;
+        let email = v
+            .definition
+            .content
+            .email
+            .as_ref()
+            .map(CompiledEmail::compile)
+            .transpose()
+            .map_err(|e| PrepareError::Compile(e.to_string()))?;
+        let prepared = Arc::new(Prepared {
+            email,
+            configuration,
+        });
+        if let Ok(mut map) = self.entries.write() {
+            map.insert(key, (Instant::now(), prepared.clone()));
+        }
+        Ok(prepared)
+    }
+}

@@ -1,0 +1,14 @@
+//! Herald's delivery engine.
+//!
+//! A worker claims due messages from the store under a lease, renders them
+//! from the compiled campaign version, sends them through the channel's
+//! transport and records the outcome. Outcomes are batched into the store's
+//! group commit. A worker that dies loses its lease and another claims the
+//! message again.
+
+mod content_cache;
+mod engine;
+mod retry;
+
+pub use engine::{DeliveryEngine, EngineConfig, EngineHandle};
+pub use retry::RetryPolicy;

@@ -1,0 +1,133 @@
+//! Messages: one per recipient of an execution, and their status history.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::channel::Channel;
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
+#[serde(rename_all = "camelCase")]
+pub enum MessageStatus {
+    Queued,
+    Sending,
+    Sent,
+    Delivered,
+    Failed,
+    Bounced,
+    Excluded,
+}
+
+impl MessageStatus {
+    pub const ALL: [MessageStatus; 7] = [
+        MessageStatus::Queued,
+        MessageStatus::Sending,
+        MessageStatus::Sent,
+        MessageStatus::Delivered,
+        MessageStatus::Failed,
+        MessageStatus::Bounced,
+        MessageStatus::Excluded,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageStatus::Queued => "queued",
+            MessageStatus::Sending => "sending",
+            MessageStatus::Sent => "sent",
+            MessageStatus::Delivered => "delivered",
+            MessageStatus::Failed => "failed",
+            MessageStatus::Bounced => "bounced",
+            MessageStatus::Excluded => "excluded",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        MessageStatus::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+    /// No further delivery work will happen on its own.
+    pub fn is_final(self) -> bool {
+        !matches!(self, MessageStatus::Queued | MessageStatus::Sending)
+    }
+}
+
+/// Exclusion reason codes (the report counts them).
+pub mod reasons {
+    pub const NO_ADDRESS: &str = "noAddress";
+    pub const INVALID_ADDRESS: &str = "invalidAddress";
+}
+
+/// What was actually sent, kept on the message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct RenderedEmail {
+    pub subject: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preheader: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageEvent {
+    pub at: DateTime<Utc>,
+    pub status: MessageStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Message {
+    pub message_id: String,
+    #[serde(skip)]
+    pub sandbox: String,
+    pub execution_id: String,
+    pub campaign_id: String,
+    pub campaign_version: i64,
+    pub channel: Channel,
+    pub user_id: String,
+    pub namespace: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    pub status: MessageStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exclusion_reason: Option<String>,
+    pub attempts: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// The RFC 5322 Message-ID header, stable across retries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header_message_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rendered: Option<RenderedEmail>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<MessageEvent>,
+}
+
+/// What the delivery engine needs to render and send one message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deliverable {
+    pub message_id: String,
+    pub sandbox: String,
+    pub campaign_id: String,
+    pub campaign_version: i64,
+    pub channel: Channel,
+    pub address: String,
+    pub attempts: i64,
+    /// The profile as it was at execution, with the call's override merged.
+    pub profile: Value,
+    /// The call's top-level context.
+    pub execution_context: Value,
+    /// This recipient's context (merged over the execution's when rendering).
+    pub recipient_context: Value,
+    pub created_at: DateTime<Utc>,
+}

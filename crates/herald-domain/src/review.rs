@@ -1,0 +1,281 @@
+//! Review: every check that blocks (or should worry) activation, each with a
+//! JSON pointer to the field.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::campaign::{CampaignCategory, CampaignDefinition};
+use crate::channel::{Channel, ChannelConfiguration, ConfigurationCategory};
+use crate::content::{self, TemplateField};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Check {
+    pub code: String,
+    pub severity: Severity,
+    pub message: String,
+    pub pointer: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<u32>,
+}
+
+impl Check {
+    fn error(code: &str, pointer: &str, message: impl Into<String>) -> Check {
+        Check {
+            code: code.into(),
+            severity: Severity::Error,
+            message: message.into(),
+            pointer: pointer.into(),
+            line: None,
+            column: None,
+        }
+    }
+    fn warning(code: &str, pointer: &str, message: impl Into<String>) -> Check {
+        Check {
+            severity: Severity::Warning,
+            ..Check::error(code, pointer, message)
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReviewResult {
+    pub ready: bool,
+    pub checks: Vec<Check>,
+}
+
+/// Reviews a definition. `configuration` is the channel configuration the
+/// action names, if it exists in the campaign's sandbox.
+pub fn review(
+    def: &CampaignDefinition,
+    configuration: Option<&ChannelConfiguration>,
+    now: DateTime<Utc>,
+) -> ReviewResult {
+    let mut checks = Vec::new();
+    if def.name.trim().is_empty() {
+        checks.push(Check::error(
+            "name_missing",
+            "/name",
+            "the campaign needs a name",
+        ));
+    }
+
+    match configuration {
+        None => checks.push(Check::error(
+            "unknown_channel_configuration",
+            "/action/channelConfigurationId",
+            format!(
+                "no channel configuration '{}' exists in this sandbox",
+                def.action.channel_configuration_id
+            ),
+        )),
+        Some(cfg) => {
+            if cfg.channel != def.action.channel {
+                checks.push(Check::error(
+                    "channel_mismatch",
+                    "/action/channelConfigurationId",
+                    format!(
+                        "configuration '{}' is for {}, the action is {}",
+                        cfg.name,
+                        cfg.channel.as_str(),
+                        def.action.channel.as_str()
+                    ),
+                ));
+            }
+            let fits = matches!(
+                (cfg.category, def.category),
+                (ConfigurationCategory::Any, _)
+                    | (
+                        ConfigurationCategory::Marketing,
+                        CampaignCategory::Marketing
+                    )
+                    | (
+                        ConfigurationCategory::Transactional,
+                        CampaignCategory::Transactional
+                    )
+            );
+            if !fits {
+                checks.push(Check::error(
+                    "category_mismatch",
+                    "/action/channelConfigurationId",
+                    format!(
+                        "configuration '{}' may only be used by {:?} campaigns; this campaign is {:?}",
+                        cfg.name, cfg.category, def.category
+                    )
+                    .to_lowercase(),
+                ));
+            }
+        }
+    }
+
+    content_checks(def, &mut checks);
+
+    if def.audience.identity_namespace.trim().is_empty() {
+        checks.push(Check::error(
+            "identity_namespace_missing",
+            "/audience/identityNamespace",
+            "choose the identity namespace (email, phone, ecid, crmId, …) that identifies recipients",
+        ));
+    }
+    if def.category == CampaignCategory::Marketing && def.audience.audience_id.is_none() {
+        checks.push(Check::error(
+            "audience_missing",
+            "/audience/audienceId",
+            "a marketing campaign needs an audience",
+        ));
+    }
+    if def.high_throughput {
+        if def.category != CampaignCategory::Transactional || def.action.channel != Channel::Email {
+            checks.push(Check::error(
+                "high_throughput_not_allowed",
+                "/highThroughput",
+                "high-throughput mode is for transactional email campaigns only",
+            ));
+        }
+    }
+
+    if let (Some(start), Some(end)) = (def.schedule.start_at, def.schedule.end_at)
+        && end <= start
+    {
+        checks.push(Check::error(
+            "end_before_start",
+            "/schedule/endAt",
+            "the end must come after the start",
+        ));
+    }
+    if let Some(end) = def.schedule.end_at
+        && end <= now
+    {
+        checks.push(Check::error(
+            "end_in_past",
+            "/schedule/endAt",
+            "the end of the schedule has already passed",
+        ));
+    }
+    if def.action.tracking.opens && def.action.channel != Channel::Email {
+        checks.push(Check::warning(
+            "open_tracking_ignored",
+            "/action/tracking/opens",
+            "open tracking applies to email only",
+        ));
+    }
+
+    let ready = !checks.iter().any(|c| c.severity == Severity::Error);
+    ReviewResult { ready, checks }
+}
+
+fn content_checks(def: &CampaignDefinition, checks: &mut Vec<Check>) {
+    let channel = def.action.channel;
+    let fields = content::template_fields(&def.content, channel);
+    match channel {
+        Channel::Email => match &def.content.email {
+            None => checks.push(Check::error(
+                "content_missing",
+                "/content/email",
+                "the action is email but there is no email content",
+            )),
+            Some(email) => {
+                if email.subject.trim().is_empty() {
+                    checks.push(Check::error(
+                        "subject_missing",
+                        "/content/email/subject",
+                        "the email needs a subject",
+                    ));
+                }
+                let html_empty = email.html.as_deref().is_none_or(|h| h.trim().is_empty());
+                let text_empty = email.text.as_deref().is_none_or(|t| t.trim().is_empty());
+                if html_empty && text_empty {
+                    checks.push(Check::error(
+                        "body_missing",
+                        "/content/email/html",
+                        "the email needs an HTML or a text body",
+                    ));
+                }
+            }
+        },
+        Channel::Sms => match &def.content.sms {
+            Some(sms) if !sms.text.trim().is_empty() => {}
+            _ => checks.push(Check::error(
+                "content_missing",
+                "/content/sms/text",
+                "the SMS needs a text",
+            )),
+        },
+        Channel::Push => match &def.content.push {
+            Some(p) if !p.title.trim().is_empty() || !p.body.trim().is_empty() => {}
+            _ => checks.push(Check::error(
+                "content_missing",
+                "/content/push",
+                "the push needs a title or a body",
+            )),
+        },
+    }
+    for other in [Channel::Email, Channel::Sms, Channel::Push] {
+        let present = match other {
+            Channel::Email => def.content.email.is_some(),
+            Channel::Sms => def.content.sms.is_some(),
+            Channel::Push => def.content.push.is_some(),
+        };
+        if other != channel && present {
+            checks.push(Check::warning(
+                "content_ignored",
+                &format!("/content/{}", other.as_str()),
+                format!(
+                    "the action is {}; this content is never sent",
+                    channel.as_str()
+                ),
+            ));
+        }
+    }
+    for field in fields {
+        check_template(field, def.high_throughput, checks);
+    }
+}
+
+fn check_template(field: TemplateField<'_>, high_throughput: bool, checks: &mut Vec<Check>) {
+    match herald_template::Template::compile(field.source) {
+        Err(errors) => {
+            for e in errors {
+                checks.push(Check {
+                    code: "template_syntax".into(),
+                    severity: Severity::Error,
+                    message: format!(
+                        "{} (line {}, column {}): {}",
+                        field.name, e.line, e.column, e.message
+                    ),
+                    pointer: field.pointer.to_string(),
+                    line: Some(e.line),
+                    column: Some(e.column),
+                });
+            }
+        }
+        Ok(t) => {
+            if high_throughput
+                && let Some(path) = t
+                    .variables()
+                    .into_iter()
+                    .find(|v| v == "profile" || v.starts_with("profile."))
+            {
+                checks.push(Check::error(
+                    "high_throughput_profile",
+                    field.pointer,
+                    format!(
+                        "high-throughput campaigns have no profiles, but {} reads '{path}'",
+                        field.name
+                    ),
+                ));
+            }
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! Shared helpers for herald-mail's integration tests: a real aiosmtpd server
+//! run as a child process, Maildir reading and a sample email.
+
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::{TimeZone, Utc};
+use herald_mail::OutgoingEmail;
+use mail_parser::MimeHeaders;
+
+pub const RTL_NAME: &str = "שלום";
+pub const SUBJECT: &str = "🎉 Welcome aboard, שלום!";
+
+/// A running `python3 -m aiosmtpd` storing accepted mail in `maildir()`.
+pub struct SmtpServer {
+    child: Child,
+    pub port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl SmtpServer {
+    /// Plain `aiosmtpd.handlers.Mailbox`: accepts everything.
+    pub fn start() -> SmtpServer {
+        Self::start_with_handler("aiosmtpd.handlers.Mailbox")
+    }
+
+    /// `herald_test_handlers.FlakyMailbox` from tests/support: rejects some
+    /// recipients with 4xx/5xx replies.
+    pub fn start_flaky() -> SmtpServer {
+        Self::start_with_handler("herald_test_handlers.FlakyMailbox")
+    }
+
+    fn start_with_handler(handler: &str) -> SmtpServer {
+        require_aiosmtpd();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let maildir = dir.path().join("maildir");
+        let port = free_port();
+        let support = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support");
+        let stderr = std::fs::File::create(dir.path().join("aiosmtpd.log")).expect("log file");
+        let child = Command::new("python3")
+            .args(["-m", "aiosmtpd", "-n", "-l"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["-c", handler])
+            .arg(&maildir)
+            .env("PYTHONPATH", support)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("spawn python3 -m aiosmtpd");
+        let mut server = SmtpServer { child, port, dir };
+        server.wait_until_listening();
+        server
+    }
+
+    fn wait_until_listening(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "aiosmtpd exited early ({status}):\n{}",
+                    std::fs::read_to_string(self.dir.path().join("aiosmtpd.log"))
+                        .unwrap_or_default()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "aiosmtpd did not listen on port {} within 20s",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}?timeout=10s", self.port)
+    }
+
+    pub fn maildir(&self) -> PathBuf {
+        self.dir.path().join("maildir")
+    }
+
+    /// Raw bytes of every message in `maildir/new`, in name order.
+    pub fn messages(&self) -> Vec<Vec<u8>> {
+        read_maildir_new(&self.maildir())
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Fails with instructions when the test server is not installed.
+pub fn require_aiosmtpd() {
+    let ok = Command::new("python3")
+        .args(["-c", "import aiosmtpd"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "python3 with aiosmtpd is required for herald-mail's SMTP tests; \
+         run scripts/install-test-deps.sh first"
+    );
+}
+
+/// A port that was free a moment ago (bind to 0, read it back, release it).
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("local addr").port()
+}
+
+pub fn read_maildir_new(maildir: &Path) -> Vec<Vec<u8>> {
+    let Ok(entries) = std::fs::read_dir(maildir.join("new")) else {
+        return Vec::new();
+    };
+    let mut paths: Vec<PathBuf> = entries.map(|e| e.expect("dir entry").path()).collect();
+    paths.sort();
+    paths
+        .iter()
+        .map(|p| std::fs::read(p).expect("read message"))
+        .collect()
+}
+
+pub fn sample_email(to: &str) -> OutgoingEmail {
+    OutgoingEmail {
+        from_address: "news@herald.test".to_owned(),
+        from_name: Some(format!("{RTL_NAME} Team")),
+        reply_to: Some("support@herald.test".to_owned()),
+        to: to.to_owned(),
+        subject: SUBJECT.to_owned(),
+        preheader: Some("Your first campaign is ready".to_owned()),
+        html: Some(
+            "<html><head><style>p{color:red}</style></head><body>\
+             <h1>Hello 🎉</h1><p>Read <a href=\"https://herald.test/start\">the guide</a>.</p>\
+             </body></html>"
+                .to_owned(),
+        ),
+        text: None,
+        message_id: "0190abc.1@mail.herald.test".to_owned(),
+        date: Utc
+            .with_ymd_and_hms(2025, 1, 2, 3, 4, 5)
+            .single()
+            .expect("date"),
+        extra_headers: vec![(
+            "List-Unsubscribe".to_owned(),
+            "<https://herald.test/u/1>".to_owned(),
+        )],
+    }
+}
+
+/// Parses `raw` with mail-parser and checks everything `sample_email(to)`
+/// should have produced.
+pub fn assert_sample_message(raw: &[u8], to: &str) {
+    let msg = mail_parser::MessageParser::default()
+        .parse(raw)
+        .expect("message parses");
+    assert_eq!(msg.subject(), Some(SUBJECT));
+    let from = msg.from().and_then(|a| a.first()).expect("From");
+    assert_eq!(from.address(), Some("news@herald.test"));
+    assert_eq!(from.name(), Some(format!("{RTL_NAME} Team").as_str()));
+    let rcpt = msg.to().and_then(|a| a.first()).expect("To");
+    assert_eq!(rcpt.address(), Some(to));
+    let reply_to = msg.reply_to().and_then(|a| a.first()).expect("Reply-To");
+    assert_eq!(reply_to.address(), Some("support@herald.test"));
+    assert_eq!(msg.message_id(), Some("0190abc.1@mail.herald.test"));
+    assert_eq!(
+        msg.date().map(|d| d.to_rfc3339()).as_deref(),
+        Some("2025-01-02T03:04:05Z")
+    );
+    assert_eq!(
+        msg.header_raw("List-Unsubscribe").map(str::trim),
+        Some("<https://herald.test/u/1>")
+    );
+
+    let ct = msg.content_type().expect("Content-Type");
+    assert_eq!(ct.ctype(), "multipart");
+    assert_eq!(ct.subtype(), Some("alternative"));
+    assert_eq!(msg.parts.len(), 3, "root + text + html");
+    let kinds: Vec<String> = msg.parts[1..]
+        .iter()
+        .map(|p| {
+            let ct = p.content_type().expect("part Content-Type");
+            format!("{}/{}", ct.ctype(), ct.subtype().unwrap_or(""))
+        })
+        .collect();
+    assert_eq!(kinds, ["text/plain", "text/html"], "text first, then html");
+    for part in &msg.parts {
+        assert!(!part.is_encoding_problem, "encoding problem in {part:?}");
+    }
+
+    let text = msg.body_text(0).expect("text body");
+    assert!(text.contains("Hello 🎉"), "{text}");
+    assert!(
+        text.contains("the guide (https://herald.test/start)"),
+        "{text}"
+    );
+    assert!(!text.contains("color:red"), "{text}");
+    let html = msg.body_html(0).expect("html body");
+    assert!(html.contains("<h1>Hello 🎉</h1>"), "{html}");
+    let pre = html
+        .find("Your first campaign is ready")
+        .expect("preheader");
+    let body = html.find("<body>").expect("body tag");
+    let h1 = html.find("<h1>").expect("h1");
+    assert!(
+        body < pre && pre < h1,
+        "preheader right after <body>: {html}"
+    );
+}
+
+/// Every header line name in the top-level header block of `raw`.
+pub fn raw_header_names(raw: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(raw).replace("\r\n", "\n");
+    let head = text.split("\n\n").next().unwrap_or("");
+    head.lines()
+        .filter(|l| !l.starts_with([' ', '\t']))
+        .filter_map(|l| l.split_once(':').map(|(n, _)| n.to_ascii_lowercase()))
+        .collect()
+}

@@ -1,0 +1,142 @@
+//! A JSON body extractor whose errors name the field: malformed JSON, a
+//! wrong type or a missing field all become a 400 problem with a pointer.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use herald_domain::FieldError;
+use herald_domain::error::pointer_token;
+
+use crate::problem::Problem;
+
+/// The parsed body, plus the raw JSON value (kept for idempotency hashing).
+pub struct JsonBody<T> {
+    pub value: T,
+    pub raw: Value,
+}
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            let status = e.status();
+            if status == StatusCode::PAYLOAD_TOO_LARGE {
+                Problem::new(
+                    status,
+                    "payload-too-large",
+                    "Payload too large",
+                    e.body_text(),
+                )
+            } else {
+                Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    "unreadable-body",
+                    "The body could not be read",
+                    e.body_text(),
+                )
+            }
+        })?;
+        let raw = parse_value(&bytes)?;
+        let value = from_value(raw.clone())?;
+        Ok(JsonBody { value, raw })
+    }
+}
+
+pub fn parse_value(bytes: &[u8]) -> Result<Value, Problem> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(Problem::bad_request(vec![FieldError::new(
+            "",
+            "empty_body",
+            "the request body is empty; JSON expected",
+        )]));
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        Problem::bad_request(vec![FieldError::new(
+            "",
+            "malformed_json",
+            format!(
+                "the body is not valid JSON: {e} (line {}, column {})",
+                e.line(),
+                e.column()
+            )
+            .replace(&format!(" at line {} column {}", e.line(), e.column()), ""),
+        )])
+    })
+}
+
+/// Deserializes with the path of the failing field turned into a JSON pointer.
+pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, Problem> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let mut pointer = String::new();
+        for seg in e.path().iter() {
+            use serde_path_to_error::Segment;
+            match seg {
+                Segment::Seq { index } => pointer.push_str(&format!("/{index}")),
+                Segment::Map { key } => pointer.push_str(&format!("/{}", pointer_token(key))),
+                Segment::Enum { variant } => {
+                    pointer.push_str(&format!("/{}", pointer_token(variant)))
+                }
+                Segment::Unknown => {}
+            }
+        }
+        let message = e.inner().to_string();
+        let (code, pointer) = if let Some(field) = message
+            .strip_prefix("missing field `")
+            .and_then(|m| m.split('`').next())
+        {
+            ("required", format!("{pointer}/{}", pointer_token(field)))
+        } else if let Some(field) = message
+            .strip_prefix("unknown field `")
+            .and_then(|m| m.split('`').next())
+        {
+            (
+                "unknown_field",
+                format!("{pointer}/{}", pointer_token(field)),
+            )
+        } else {
+            ("invalid_value", pointer)
+        };
+        Problem::bad_request(vec![FieldError::new(pointer, code, message)])
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        name: String,
+        n: u32,
+    }
+    #[derive(Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Outer {
+        items: Vec<Inner>,
+    }
+
+    #[test]
+    fn pointers_name_the_field() {
+        let e = from_value::<Outer>(
+            serde_json::json!({"items": [{"name": "a", "n": 1}, {"name": "b", "n": "x"}]}),
+        )
+        .unwrap_err();
+        assert_eq!(e.errors[0].pointer, "/items/1/n");
+        let e = from_value::<Outer>(serde_json::json!({"items": [{"n": 1}]})).unwrap_err();
+        assert_eq!(e.errors[0].pointer, "/items/0/name");
+        assert_eq!(e.errors[0].code, "required");
+        let e = from_value::<Outer>(serde_json::json!({"items": [{"name": "a", "n": 1, "zz": 1}]}))
+            .unwrap_err();
+        assert_eq!(e.errors[0].pointer, "/items/0/zz");
+        let e = parse_value(b"{\"a\": ").unwrap_err();
+        assert_eq!(e.status, 400);
+        assert_eq!(e.errors[0].code, "malformed_json");
+    }
+}

@@ -1,0 +1,42 @@
+//! Herald's own OpenAPI document (`/openapi.json`) and its explorer (`/docs`).
+
+use axum::Router;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::AppState;
+use crate::routes::{campaigns, channel_configurations, executions, health, messages, profiles};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Herald", description = "API-triggered campaigns: define once, fire with one call.", version = env!("CARGO_PKG_VERSION")),
+    paths(
+        channel_configurations::create, channel_configurations::list, channel_configurations::get_one,
+        campaigns::create, campaigns::list, campaigns::get_one, campaigns::patch, campaigns::delete,
+        campaigns::review, campaigns::activate, campaigns::stop, campaigns::simulate, campaigns::curl, campaigns::report,
+        profiles::put, profiles::get_one,
+        executions::unitary, executions::get_one,
+        messages::get_one,
+        health::health,
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = []))
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new().merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
+}

@@ -1,0 +1,575 @@
+//! Campaign management: create, list, read, edit, review, activate, stop,
+//! simulate, cURL helper, report.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::{Extension, Json};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+
+use herald_domain::FieldError;
+use herald_domain::campaign::{
+    Campaign, CampaignDefinition, CampaignStatus, CampaignVersion, status_on_activation,
+};
+use herald_domain::channel::Channel;
+use herald_domain::content::{CompileError, CompiledEmail, render_data};
+use herald_domain::ids::new_id;
+use herald_domain::json::merge_patch;
+use herald_domain::message::MessageStatus;
+use herald_domain::profile::{Identity, normalize_identity};
+use herald_domain::review::{ReviewResult, Severity, review as review_definition};
+
+use crate::AppState;
+use crate::auth::{Caller, SCOPE_MANAGE};
+use crate::json_body::{JsonBody, from_value};
+use crate::problem::{ApiResult, Problem};
+
+/// A campaign as the API shows it: the stored record with the status the
+/// clock gives it (scheduled → live → completed).
+async fn view(state: &AppState, c: &Campaign) -> ApiResult<Value> {
+    let live = state
+        .campaigns
+        .get(state.store.as_ref(), &c.sandbox, &c.id)
+        .await?;
+    let version = live.as_ref().and_then(|l| l.version.as_ref());
+    let mut v = serde_json::to_value(c).map_err(Problem::internal)?;
+    v["status"] = json!(c.effective_status(version, Utc::now()).as_str());
+    Ok(v)
+}
+
+async fn load(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Campaign> {
+    state
+        .store
+        .get_campaign(&caller.sandbox, id)
+        .await?
+        .ok_or_else(|| Problem::not_found("campaign", id))
+}
+
+/// Rules checked on create and on every edit (review checks the rest).
+fn validate_definition(def: &CampaignDefinition) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if def.name.trim().is_empty() {
+        errors.push(FieldError::new(
+            "/name",
+            "required",
+            "name must not be empty",
+        ));
+    }
+    if def.action.channel_configuration_id.trim().is_empty() {
+        errors.push(FieldError::new(
+            "/action/channelConfigurationId",
+            "required",
+            "channelConfigurationId must not be empty",
+        ));
+    }
+    let has_content = match def.action.channel {
+        Channel::Email => def.content.email.is_some(),
+        Channel::Sms => def.content.sms.is_some(),
+        Channel::Push => def.content.push.is_some(),
+    };
+    if !has_content {
+        let ch = def.action.channel.as_str();
+        errors.push(FieldError::new(
+            format!("/content/{ch}"),
+            "required",
+            format!("the action is {ch}: content.{ch} is required"),
+        ));
+    }
+    if def.audience.identity_namespace.trim().is_empty() {
+        errors.push(FieldError::new(
+            "/audience/identityNamespace",
+            "required",
+            "audience.identityNamespace is required",
+        ));
+    }
+    for (i, t) in def.tags.iter().enumerate() {
+        if t.trim().is_empty() || t.len() > 128 {
+            errors.push(FieldError::new(
+                format!("/tags/{i}"),
+                "invalid_tag",
+                "tags are 1 to 128 characters",
+            ));
+        }
+    }
+    errors
+}
+
+#[utoipa::path(post, path = "/v1/campaigns", tag = "campaigns", request_body = CampaignDefinition,
+    responses((status = 201, body = Campaign), (status = 400, body = Problem)))]
+pub async fn create(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    body: JsonBody<CampaignDefinition>,
+) -> ApiResult<impl IntoResponse> {
+    caller.require(SCOPE_MANAGE)?;
+    let def = body.value;
+    let errors = validate_definition(&def);
+    if !errors.is_empty() {
+        return Err(Problem::bad_request(errors));
+    }
+    let now = Utc::now();
+    let c = Campaign {
+        id: new_id(),
+        sandbox: caller.sandbox.clone(),
+        status: CampaignStatus::Draft,
+        definition: def,
+        live_version: None,
+        draft_version: Some(1),
+        created_at: now,
+        updated_at: now,
+        created_by: caller.key_name.clone(),
+        revision: 1,
+    };
+    state.store.insert_campaign(&c).await?;
+    let location = format!("/v1/campaigns/{}", c.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(view(&state, &c).await?),
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ListQuery {
+    /// Only campaigns with this status.
+    status: Option<String>,
+    /// Only campaigns carrying this tag.
+    tag: Option<String>,
+    /// Text search in name, description and tags (case-insensitive).
+    q: Option<String>,
+    /// Page size (1–200, default 50).
+    limit: Option<usize>,
+    /// The `next` value of the previous page.
+    cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/campaigns", tag = "campaigns", params(ListQuery),
+    responses((status = 200, description = "{items: [Campaign], next?}")))]
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Value>> {
+    caller.require(SCOPE_MANAGE)?;
+    let status = match q.status.as_deref() {
+        None | Some("") => None,
+        Some(s) => Some(CampaignStatus::parse(s).ok_or_else(|| {
+            Problem::bad_request(vec![FieldError::new(
+                "/status",
+                "invalid_value",
+                format!("unknown status '{s}'; one of draft, inReview, scheduled, live, stopped, completed, archived"),
+            )])
+        })?),
+    };
+    let limit = q.limit.unwrap_or(50).clamp(1, 200);
+    let needle =
+        q.q.as_deref()
+            .map(str::to_lowercase)
+            .filter(|s| !s.is_empty());
+    let mut items = Vec::new();
+    let mut next = None;
+    for c in state.store.list_campaigns(&caller.sandbox).await? {
+        if q.cursor.as_deref().is_some_and(|cur| c.id.as_str() <= cur) {
+            continue;
+        }
+        if let Some(tag) = &q.tag
+            && !c.definition.tags.iter().any(|t| t == tag)
+        {
+            continue;
+        }
+        if let Some(n) = &needle {
+            let d = &c.definition;
+            let hay = format!("{} {} {}", d.name, d.description, d.tags.join(" ")).to_lowercase();
+            if !hay.contains(n) {
+                continue;
+            }
+        }
+        let v = view(&state, &c).await?;
+        if let Some(s) = status
+            && v["status"] != json!(s.as_str())
+        {
+            continue;
+        }
+        if items.len() == limit {
+            next = items
+                .last()
+                .and_then(|l: &Value| l["id"].as_str().map(str::to_string));
+            break;
+        }
+        items.push(v);
+    }
+    let mut out = json!({ "items": items });
+    if let Some(n) = next {
+        out["next"] = json!(n);
+    }
+    Ok(Json(out))
+}
+
+#[utoipa::path(get, path = "/v1/campaigns/{id}", tag = "campaigns",
+    responses((status = 200, body = Campaign), (status = 404, body = Problem)))]
+pub async fn get_one(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    caller.require(SCOPE_MANAGE)?;
+    let c = load(&state, &caller, &id).await?;
+    Ok(Json(view(&state, &c).await?))
+}
+
+#[utoipa::path(patch, path = "/v1/campaigns/{id}", tag = "campaigns",
+    request_body(content = Object, description = "JSON merge patch (RFC 7396) of the campaign definition"),
+    responses((status = 200, body = Campaign), (status = 400, body = Problem), (status = 409, body = Problem)))]
+pub async fn patch(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: JsonBody<Value>,
+) -> ApiResult<Json<Value>> {
+    caller.require(SCOPE_MANAGE)?;
+    if !body.raw.is_object() {
+        return Err(Problem::bad_request(vec![FieldError::new(
+            "",
+            "not_an_object",
+            "a merge patch must be a JSON object",
+        )]));
+    }
+    let mut c = load(&state, &caller, &id).await?;
+    if !c.editable_in_place() && !c.accepts_new_version() {
+        return Err(Problem::conflict(
+            "not-editable",
+            format!("campaign is {}: only a draft, or a live or scheduled campaign (as a new version), can change", c.status.as_str()),
+        )
+        .with_context("campaignId", &id));
+    }
+    let mut doc = serde_json::to_value(&c.definition).map_err(Problem::internal)?;
+    merge_patch(&mut doc, &body.raw);
+    let def: CampaignDefinition = from_value(doc)?;
+    let errors = validate_definition(&def);
+    if !errors.is_empty() {
+        return Err(Problem::bad_request(errors));
+    }
+    c.definition = def;
+    if c.accepts_new_version() {
+        // The live version keeps serving; this edit is the next version.
+        c.draft_version = Some(c.live_version.unwrap_or(0) + 1);
+    }
+    c.revision += 1;
+    c.updated_at = Utc::now();
+    state.store.update_campaign(&c, None).await?;
+    state.campaigns.invalidate(&c.sandbox, &c.id);
+    Ok(Json(view(&state, &c).await?))
+}
+
+#[utoipa::path(delete, path = "/v1/campaigns/{id}", tag = "campaigns",
+    responses((status = 204, description = "Deleted"), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    caller.require(SCOPE_MANAGE)?;
+    let c = load(&state, &caller, &id).await?;
+    if c.status != CampaignStatus::Draft
+        || !state
+            .store
+            .delete_draft_campaign(&caller.sandbox, &id)
+            .await?
+    {
+        return Err(Problem::conflict(
+            "not-deletable",
+            format!(
+                "campaign is {}; only drafts can be deleted",
+                c.status.as_str()
+            ),
+        )
+        .with_context("campaignId", &id));
+    }
+    state.campaigns.invalidate(&caller.sandbox, &id);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn run_review(state: &AppState, c: &Campaign) -> ApiResult<ReviewResult> {
+    let cfg = state
+        .store
+        .get_channel_configuration(&c.sandbox, &c.definition.action.channel_configuration_id)
+        .await?;
+    Ok(review_definition(&c.definition, cfg.as_ref(), Utc::now()))
+}
+
+#[utoipa::path(post, path = "/v1/campaigns/{id}/review", tag = "campaigns",
+    responses((status = 200, body = ReviewResult), (status = 404, body = Problem)))]
+pub async fn review(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ReviewResult>> {
+    caller.require(SCOPE_MANAGE)?;
+    let c = load(&state, &caller, &id).await?;
+    Ok(Json(run_review(&state, &c).await?))
+}
+
+#[utoipa::path(post, path = "/v1/campaigns/{id}/activate", tag = "campaigns",
+    responses((status = 200, body = Campaign), (status = 409, body = Problem), (status = 422, body = Problem, description = "Review found blocking checks")))]
+pub async fn activate(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    caller.require(SCOPE_MANAGE)?;
+    let mut c = load(&state, &caller, &id).await?;
+    let pending =
+        c.status == CampaignStatus::Draft || (c.accepts_new_version() && c.draft_version.is_some());
+    if !pending {
+        if c.accepts_new_version() {
+            // Already serving and nothing new to activate: idempotent.
+            return Ok(Json(view(&state, &c).await?));
+        }
+        return Err(Problem::conflict(
+            "not-activatable",
+            format!("campaign is {}; it cannot be activated", c.status.as_str()),
+        )
+        .with_context("campaignId", &id));
+    }
+    let result = run_review(&state, &c).await?;
+    if !result.ready {
+        let errors = result
+            .checks
+            .iter()
+            .filter(|k| k.severity == Severity::Error)
+            .map(|k| FieldError::new(k.pointer.clone(), &k.code, k.message.clone()))
+            .collect();
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "review-failed",
+            "The campaign is not ready",
+            "review found blocking checks; see errors",
+        )
+        .with_errors(errors)
+        .with_context("campaignId", &id));
+    }
+    let now = Utc::now();
+    let number = c.live_version.unwrap_or(0) + 1;
+    let version = CampaignVersion {
+        campaign_id: c.id.clone(),
+        sandbox: c.sandbox.clone(),
+        version: number,
+        definition: c.definition.clone(),
+        activated_at: now,
+    };
+    c.status = status_on_activation(&c.definition.schedule, now);
+    c.live_version = Some(number);
+    c.draft_version = None;
+    c.revision += 1;
+    c.updated_at = now;
+    state.store.update_campaign(&c, Some(&version)).await?;
+    state.campaigns.invalidate(&c.sandbox, &c.id);
+    tracing::info!(campaign_id = %c.id, version = number, status = c.status.as_str(), "campaign activated");
+    Ok(Json(view(&state, &c).await?))
+}
+
+#[utoipa::path(post, path = "/v1/campaigns/{id}/stop", tag = "campaigns",
+    responses((status = 200, body = Campaign), (status = 409, body = Problem)))]
+pub async fn stop(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    caller.require(SCOPE_MANAGE)?;
+    let mut c = load(&state, &caller, &id).await?;
+    match c.status {
+        CampaignStatus::Stopped => return Ok(Json(view(&state, &c).await?)),
+        CampaignStatus::Live | CampaignStatus::Scheduled | CampaignStatus::Completed => {}
+        other => {
+            return Err(Problem::conflict(
+                "not-stoppable",
+                format!(
+                    "campaign is {}; only an activated campaign can be stopped",
+                    other.as_str()
+                ),
+            )
+            .with_context("campaignId", &id));
+        }
+    }
+    c.status = CampaignStatus::Stopped;
+    c.revision += 1;
+    c.updated_at = Utc::now();
+    state.store.update_campaign(&c, None).await?;
+    state.campaigns.invalidate(&c.sandbox, &c.id);
+    Ok(Json(view(&state, &c).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SimulateRequest {
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    profile: Option<Value>,
+    #[serde(default)]
+    profile_ref: Option<Identity>,
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    context: Option<Value>,
+    #[serde(default)]
+    locale: Option<String>,
+}
+
+fn compile_problem(e: CompileError) -> Problem {
+    let errors = match e {
+        CompileError::Missing(what) => vec![FieldError::new(
+            format!("/content/{what}"),
+            "content_missing",
+            format!("no {what} content"),
+        )],
+        CompileError::Template { field, errors } => {
+            let pointer = format!("/{}", field.replace('.', "/"));
+            errors
+                .into_iter()
+                .map(|t| {
+                    FieldError::new(
+                        pointer.clone(),
+                        "template_syntax",
+                        format!(
+                            "{field} line {}, column {}: {}",
+                            t.line, t.column, t.message
+                        ),
+                    )
+                })
+                .collect()
+        }
+    };
+    Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "template-error",
+        "The content does not render",
+        "see errors",
+    )
+    .with_errors(errors)
+}
+
+#[utoipa::path(post, path = "/v1/campaigns/{id}/simulate", tag = "campaigns", request_body = SimulateRequest,
+    responses((status = 200, description = "{locale, content: {email: {subject, preheader?, html, text}}, warnings}"), (status = 422, body = Problem)))]
+pub async fn simulate(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: JsonBody<SimulateRequest>,
+) -> ApiResult<Json<Value>> {
+    caller.require(SCOPE_MANAGE)?;
+    let c = load(&state, &caller, &id).await?;
+    let req = body.value;
+    let mut warnings = Vec::new();
+    let mut profile = json!({});
+    if let Some(r) = &req.profile_ref {
+        let identity = Identity {
+            namespace: r.namespace.clone(),
+            id: normalize_identity(&r.namespace, &r.id),
+        };
+        match state.store.find_profile(&caller.sandbox, &identity).await? {
+            Some(p) => profile = p.attributes,
+            None => {
+                return Err(Problem::bad_request(vec![FieldError::new(
+                    "/profileRef",
+                    "profile_not_found",
+                    format!("no profile with {} identity '{}'", r.namespace, r.id),
+                )]));
+            }
+        }
+    }
+    if let Some(p) = &req.profile {
+        herald_domain::json::deep_merge(&mut profile, p);
+    }
+    if req.locale.is_some() {
+        warnings.push("this campaign has no language settings; the locale is ignored".to_string());
+    }
+    let data = render_data(
+        &profile,
+        &req.context.unwrap_or_else(|| json!({})),
+        &json!({}),
+    );
+    let Some(email) = &c.definition.content.email else {
+        return Err(compile_problem(CompileError::Missing("email")));
+    };
+    let compiled = CompiledEmail::compile(email).map_err(compile_problem)?;
+    let mut rendered = compiled.render(&data).map_err(|e| {
+        Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "render-error",
+            "The content does not render",
+            e.to_string(),
+        )
+    })?;
+    if rendered.text.is_empty()
+        && let Some(html) = &rendered.html
+    {
+        rendered.text = herald_mail::html_to_text(html);
+    }
+    Ok(Json(
+        json!({"locale": null, "content": {"email": rendered}, "warnings": warnings}),
+    ))
+}
+
+#[utoipa::path(get, path = "/v1/campaigns/{id}/curl", tag = "campaigns",
+    responses((status = 200, content_type = "text/plain", description = "A ready cURL request")))]
+pub async fn curl(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> ApiResult<impl IntoResponse> {
+    caller.require(SCOPE_MANAGE)?;
+    let c = load(&state, &caller, &id).await?;
+    let base = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(|h| format!("http://{h}"))
+        .unwrap_or_else(|| "http://127.0.0.1:8080".into());
+    let text = crate::curl::build(&c, &base, &caller.sandbox).map_err(compile_problem)?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text))
+}
+
+#[utoipa::path(get, path = "/v1/campaigns/{id}/report", tag = "campaigns",
+    responses((status = 200, description = "Report counters (see API.md)")))]
+pub async fn report(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    caller.require(SCOPE_MANAGE)?;
+    let c = load(&state, &caller, &id).await?;
+    let counts = state
+        .store
+        .count_messages_by_status(&caller.sandbox, &c.id)
+        .await?;
+    Ok(Json(report_json(&c.id, &counts)))
+}
+
+/// The report shape of API.md. Counters of features not built yet are 0.
+fn report_json(campaign_id: &str, counts: &BTreeMap<MessageStatus, u64>) -> Value {
+    let n = |s: MessageStatus| counts.get(&s).copied().unwrap_or(0);
+    let by_status: serde_json::Map<String, Value> = MessageStatus::ALL
+        .iter()
+        .map(|s| (s.as_str().to_string(), json!(n(*s))))
+        .collect();
+    let targeted: u64 = counts.values().sum();
+    json!({
+        "campaignId": campaign_id,
+        "window": "all",
+        "targeted": targeted,
+        "sent": n(MessageStatus::Sent) + n(MessageStatus::Delivered) + n(MessageStatus::Bounced),
+        "delivered": n(MessageStatus::Delivered),
+        "retries": 0,
+        "excluded": {"total": n(MessageStatus::Excluded), "byReason": {}},
+        "bounced": {"hard": 0, "soft": 0},
+        "errors": {"total": n(MessageStatus::Failed), "byReason": {}},
+        "opens": 0, "uniqueOpens": 0, "clicks": 0, "uniqueClicks": 0,
+        "ctr": 0.0, "ctor": 0.0, "unsubscribes": 0, "complaints": 0,
+        "byStatus": by_status,
+        "byDomain": [], "byLink": [], "byLocale": {}
+    })
+}

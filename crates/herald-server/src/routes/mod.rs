@@ -1,0 +1,57 @@
+//! Route table. Paths are the contract of API.md.
+
+pub mod campaigns;
+pub mod channel_configurations;
+pub mod executions;
+pub mod health;
+pub mod messages;
+pub mod profiles;
+
+use axum::Router;
+use axum::routing::{get, post, put};
+
+use crate::AppState;
+
+/// Everything that needs an API key.
+pub fn authenticated() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/v1/channel-configurations",
+            post(channel_configurations::create).get(channel_configurations::list),
+        )
+        .route(
+            "/v1/channel-configurations/{id}",
+            get(channel_configurations::get_one),
+        )
+        .route(
+            "/v1/campaigns",
+            post(campaigns::create).get(campaigns::list),
+        )
+        .route(
+            "/v1/campaigns/{id}",
+            get(campaigns::get_one)
+                .patch(campaigns::patch)
+                .delete(campaigns::delete),
+        )
+        .route("/v1/campaigns/{id}/review", post(campaigns::review))
+        .route("/v1/campaigns/{id}/activate", post(campaigns::activate))
+        .route("/v1/campaigns/{id}/stop", post(campaigns::stop))
+        .route("/v1/campaigns/{id}/simulate", post(campaigns::simulate))
+        .route("/v1/campaigns/{id}/curl", get(campaigns::curl))
+        .route("/v1/campaigns/{id}/report", get(campaigns::report))
+        .route(
+            "/v1/profiles/{namespace}/{id}",
+            put(profiles::put).get(profiles::get_one),
+        )
+        .route("/ajo/im/executions/unitary", post(executions::unitary))
+        .route("/v1/executions/unitary", post(executions::unitary))
+        .route("/v1/executions/{id}", get(executions::get_one))
+        .route("/v1/messages/{id}", get(messages::get_one))
+}
+
+/// Health and the like: no key.
+pub fn public() -> Router<AppState> {
+    Router::new()
+        .route("/ajo/im/health", get(health::health))
+        .route("/healthz", get(health::health))
+}

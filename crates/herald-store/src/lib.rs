@@ -1,0 +1,114 @@
+//! Herald's storage boundary.
+//!
+//! The domain and HTTP layers see only the [`Store`] trait. [`sqlite`] is the
+//! embedded implementation; a PostgreSQL one implements the same trait.
+//! Writes on the hot path (accepting executions, claiming and completing
+//! messages) are group-committed: many callers share one durable transaction.
+
+pub mod error;
+pub mod sqlite;
+pub mod types;
+
+pub use error::StoreError;
+pub use types::*;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use herald_domain::campaign::{Campaign, CampaignVersion};
+use herald_domain::channel::ChannelConfiguration;
+use herald_domain::execution::Execution;
+use herald_domain::message::{Deliverable, Message, MessageStatus};
+use herald_domain::profile::{Identity, Profile};
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // --- API keys
+    async fn api_key_count(&self) -> Result<u64>;
+    /// Inserts the key, or replaces the one with the same name.
+    async fn put_api_key(&self, key: &ApiKeyRecord) -> Result<()>;
+    async fn find_api_key(&self, key_hash: &str) -> Result<Option<ApiKeyRecord>>;
+
+    // --- channel configurations
+    async fn insert_channel_configuration(&self, c: &ChannelConfiguration) -> Result<()>;
+    async fn get_channel_configuration(
+        &self,
+        sandbox: &str,
+        id: &str,
+    ) -> Result<Option<ChannelConfiguration>>;
+    async fn list_channel_configurations(&self, sandbox: &str)
+    -> Result<Vec<ChannelConfiguration>>;
+
+    // --- campaigns
+    async fn insert_campaign(&self, c: &Campaign) -> Result<()>;
+    async fn get_campaign(&self, sandbox: &str, id: &str) -> Result<Option<Campaign>>;
+    async fn list_campaigns(&self, sandbox: &str) -> Result<Vec<Campaign>>;
+    /// Writes `c` if the stored revision is still `c.revision - 1`
+    /// ([`StoreError::Conflict`] otherwise); `version`, when given, is
+    /// inserted in the same transaction (activation).
+    async fn update_campaign(&self, c: &Campaign, version: Option<&CampaignVersion>) -> Result<()>;
+    /// Deletes a campaign that is still a draft; false when there was none.
+    async fn delete_draft_campaign(&self, sandbox: &str, id: &str) -> Result<bool>;
+    async fn get_campaign_version(
+        &self,
+        sandbox: &str,
+        campaign_id: &str,
+        version: i64,
+    ) -> Result<Option<CampaignVersion>>;
+
+    // --- profiles
+    /// Finds the profile holding `identity`, then merge-patches its
+    /// attributes and adds `extra_identities`; creates it when absent.
+    async fn upsert_profile(&self, sandbox: &str, upsert: ProfileUpsert)
+    -> Result<(Profile, bool)>;
+    async fn find_profile(&self, sandbox: &str, identity: &Identity) -> Result<Option<Profile>>;
+    /// One query for many identities of one namespace (the unitary call).
+    async fn find_profiles(
+        &self,
+        sandbox: &str,
+        namespace: &str,
+        ids: &[String],
+    ) -> Result<BTreeMap<String, Profile>>;
+
+    // --- executions (group-committed)
+    async fn accept_execution(&self, new: NewExecution) -> Result<AcceptOutcome>;
+    async fn find_execution_by_request(
+        &self,
+        sandbox: &str,
+        campaign_id: &str,
+        request_id: &str,
+    ) -> Result<Option<Execution>>;
+    async fn get_execution(&self, sandbox: &str, id: &str) -> Result<Option<Execution>>;
+
+    // --- messages
+    async fn list_execution_messages(
+        &self,
+        sandbox: &str,
+        execution_id: &str,
+    ) -> Result<Vec<Message>>;
+    /// The message with its status history.
+    async fn get_message(&self, sandbox: &str, id: &str) -> Result<Option<Message>>;
+    async fn count_messages_by_status(
+        &self,
+        sandbox: &str,
+        campaign_id: &str,
+    ) -> Result<BTreeMap<MessageStatus, u64>>;
+    /// Leases up to `limit` due messages to `worker` for `lease`. A message
+    /// whose lease ran out (its worker died) is due again.
+    async fn claim_messages(
+        &self,
+        worker: &str,
+        limit: usize,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Deliverable>>;
+    /// Records delivery results; only results whose lease is still held by
+    /// their worker are applied.
+    async fn complete_messages(&self, outcomes: Vec<DeliveryOutcome>) -> Result<()>;
+    /// When the next queued message becomes due (the worker sleeps until then).
+    async fn next_due_at(&self) -> Result<Option<DateTime<Utc>>>;
+}

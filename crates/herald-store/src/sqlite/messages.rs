@@ -1,0 +1,183 @@
+//! Reads of executions and messages.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqlitePool};
+
+use herald_domain::channel::Channel;
+use herald_domain::execution::Execution;
+use herald_domain::message::{Message, MessageEvent, MessageStatus};
+
+use super::codec::*;
+use crate::{Result, StoreError};
+
+pub fn row_to_execution(r: &SqliteRow) -> Result<Execution> {
+    Ok(Execution {
+        id: r.try_get("id")?,
+        sandbox: r.try_get("sandbox")?,
+        campaign_id: r.try_get("campaign_id")?,
+        campaign_version: r.try_get("campaign_version")?,
+        request_id: r.try_get("request_id")?,
+        request_hash: r.try_get("request_hash")?,
+        kind: r.try_get("kind")?,
+        context: from_json(&r.try_get::<String, _>("context")?)?,
+        created_at: time(r.try_get("created_at")?)?,
+        created_by: r.try_get("created_by")?,
+        response: from_json(&r.try_get::<String, _>("response")?)?,
+    })
+}
+
+pub async fn find_execution_by_request(
+    pool: &SqlitePool,
+    sandbox: &str,
+    campaign_id: &str,
+    request_id: &str,
+) -> Result<Option<Execution>> {
+    let row = sqlx::query(
+        "SELECT * FROM executions WHERE sandbox = ?1 AND campaign_id = ?2 AND request_id = ?3",
+    )
+    .bind(sandbox)
+    .bind(campaign_id)
+    .bind(request_id)
+    .fetch_optional(pool)
+    .await?;
+    row.as_ref().map(row_to_execution).transpose()
+}
+
+pub async fn get_execution(
+    pool: &SqlitePool,
+    sandbox: &str,
+    id: &str,
+) -> Result<Option<Execution>> {
+    let row = sqlx::query("SELECT * FROM executions WHERE sandbox = ?1 AND id = ?2")
+        .bind(sandbox)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    row.as_ref().map(row_to_execution).transpose()
+}
+
+const MESSAGE_COLUMNS: &str = "id, sandbox, execution_id, campaign_id, campaign_version, channel, user_id, namespace,
+    profile_id, address, status, exclusion_reason, attempts, last_error, header_message_id, rendered, created_at, updated_at, sent_at";
+
+fn row_to_message(r: &SqliteRow) -> Result<Message> {
+    let channel: String = r.try_get("channel")?;
+    let status: String = r.try_get("status")?;
+    let rendered: Option<String> = r.try_get("rendered")?;
+    Ok(Message {
+        message_id: r.try_get("id")?,
+        sandbox: r.try_get("sandbox")?,
+        execution_id: r.try_get("execution_id")?,
+        campaign_id: r.try_get("campaign_id")?,
+        campaign_version: r.try_get("campaign_version")?,
+        channel: Channel::parse(&channel)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown channel {channel}")))?,
+        user_id: r.try_get("user_id")?,
+        namespace: r.try_get("namespace")?,
+        profile_id: r.try_get("profile_id")?,
+        address: r.try_get("address")?,
+        status: MessageStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown status {status}")))?,
+        exclusion_reason: r.try_get("exclusion_reason")?,
+        attempts: r.try_get("attempts")?,
+        last_error: r.try_get("last_error")?,
+        header_message_id: r.try_get("header_message_id")?,
+        rendered: rendered.map(|s| from_json(&s)).transpose()?,
+        created_at: time(r.try_get("created_at")?)?,
+        updated_at: time(r.try_get("updated_at")?)?,
+        sent_at: opt_time(r.try_get("sent_at")?)?,
+        history: Vec::new(),
+    })
+}
+
+pub async fn list_execution_messages(
+    pool: &SqlitePool,
+    sandbox: &str,
+    execution_id: &str,
+) -> Result<Vec<Message>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE execution_id = ?2 AND sandbox = ?1 ORDER BY rowid"
+    ))
+    .bind(sandbox)
+    .bind(execution_id)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(row_to_message).collect()
+}
+
+pub async fn get_message(pool: &SqlitePool, sandbox: &str, id: &str) -> Result<Option<Message>> {
+    let row = sqlx::query(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?2 AND sandbox = ?1"
+    ))
+    .bind(sandbox)
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let mut message = row_to_message(&row)?;
+    // The creation itself is the first entry; later transitions are rows.
+    message.history.push(MessageEvent {
+        at: message.created_at,
+        status: if message.status == MessageStatus::Excluded {
+            MessageStatus::Excluded
+        } else {
+            MessageStatus::Queued
+        },
+        detail: message.exclusion_reason.clone(),
+    });
+    let events = sqlx::query(
+        "SELECT at, status, detail FROM message_events WHERE message_id = ?1 ORDER BY seq",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
+    for e in events {
+        let status: String = e.try_get("status")?;
+        message.history.push(MessageEvent {
+            at: time(e.try_get("at")?)?,
+            status: MessageStatus::parse(&status)
+                .ok_or_else(|| StoreError::Corrupt(format!("unknown status {status}")))?,
+            detail: e.try_get("detail")?,
+        });
+    }
+    Ok(Some(message))
+}
+
+pub async fn count_by_status(
+    pool: &SqlitePool,
+    sandbox: &str,
+    campaign_id: &str,
+) -> Result<BTreeMap<MessageStatus, u64>> {
+    let rows = sqlx::query("SELECT status, count(*) AS n FROM messages WHERE sandbox = ?1 AND campaign_id = ?2 GROUP BY status")
+        .bind(sandbox)
+        .bind(campaign_id)
+        .fetch_all(pool)
+        .await?;
+    let mut out = BTreeMap::new();
+    for r in rows {
+        let status: String = r.try_get("status")?;
+        let n: i64 = r.try_get("n")?;
+        if let Some(s) = MessageStatus::parse(&status) {
+            out.insert(s, n as u64);
+        }
+    }
+    Ok(out)
+}
+
+pub async fn next_due_at(pool: &SqlitePool) -> Result<Option<DateTime<Utc>>> {
+    let queued: Option<i64> =
+        sqlx::query_scalar("SELECT min(next_attempt_at) FROM messages WHERE status = 'queued'")
+            .fetch_one(pool)
+            .await?;
+    let leased: Option<i64> =
+        sqlx::query_scalar("SELECT min(lease_until) FROM messages WHERE status = 'sending'")
+            .fetch_one(pool)
+            .await?;
+    let next = match (queued, leased) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    opt_time(next)
+}

@@ -1,0 +1,243 @@
+//! The embedded store: one SQLite file in WAL mode.
+//!
+//! One write connection, shared by a group-commit actor (hot path) and by
+//! management writes (through the same mutex, so SQLite never sees two
+//! writers and never answers BUSY); a small pool of read-only connections
+//! serves reads concurrently with writes.
+
+mod codec;
+mod management;
+mod messages;
+mod writer;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{ConnectOptions, Connection, SqliteConnection};
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+use herald_domain::campaign::{Campaign, CampaignVersion};
+use herald_domain::channel::ChannelConfiguration;
+use herald_domain::execution::Execution;
+use herald_domain::message::{Deliverable, Message, MessageStatus};
+use herald_domain::profile::{Identity, Profile};
+
+use crate::types::*;
+use crate::{Result, Store, StoreError};
+use writer::Command;
+
+/// How many commands one group commit takes at most.
+const MAX_BATCH: usize = 1024;
+
+pub struct SqliteStore {
+    writer: Arc<Mutex<SqliteConnection>>,
+    commands: mpsc::Sender<Command>,
+    read: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) `dir/herald.db` and runs the embedded
+    /// migrations.
+    pub async fn open(dir: &Path) -> Result<SqliteStore> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Corrupt(format!("cannot create {}: {e}", dir.display())))?;
+        let path = dir.join("herald.db");
+        let base = SqliteConnectOptions::from_str("sqlite:")?
+            .filename(&path)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: a commit is on disk (the WAL fsync'd) before it returns;
+            // a 202 promises exactly that.
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("cache_size", "-65536")
+            .pragma("temp_store", "memory")
+            .statement_cache_capacity(256)
+            .disable_statement_logging();
+        let mut conn = base.clone().create_if_missing(true).connect().await?;
+        sqlx::migrate!("./migrations/sqlite").run(&mut conn).await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(8)
+            .min_connections(1)
+            .connect_with(base.read_only(true))
+            .await?;
+        let writer = Arc::new(Mutex::new(conn));
+        let (tx, rx) = mpsc::channel(8192);
+        tokio::spawn(writer::run(writer.clone(), rx));
+        Ok(SqliteStore {
+            writer,
+            commands: tx,
+            read,
+        })
+    }
+
+    async fn submit<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T>>) -> Command,
+    ) -> Result<T> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(make(tx))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Waits for queued writes and closes the file cleanly.
+    pub async fn close(&self) {
+        self.read.close().await;
+        let mut conn = self.writer.lock().await;
+        let _ = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&mut *conn)
+            .await;
+        let _ = conn.ping().await;
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn api_key_count(&self) -> Result<u64> {
+        management::api_key_count(&self.read).await
+    }
+    async fn put_api_key(&self, key: &ApiKeyRecord) -> Result<()> {
+        management::put_api_key(&mut *self.writer.lock().await, key).await
+    }
+    async fn find_api_key(&self, key_hash: &str) -> Result<Option<ApiKeyRecord>> {
+        management::find_api_key(&self.read, key_hash).await
+    }
+
+    async fn insert_channel_configuration(&self, c: &ChannelConfiguration) -> Result<()> {
+        management::insert_channel_configuration(&mut *self.writer.lock().await, c).await
+    }
+    async fn get_channel_configuration(
+        &self,
+        sandbox: &str,
+        id: &str,
+    ) -> Result<Option<ChannelConfiguration>> {
+        management::get_channel_configuration(&self.read, sandbox, id).await
+    }
+    async fn list_channel_configurations(
+        &self,
+        sandbox: &str,
+    ) -> Result<Vec<ChannelConfiguration>> {
+        management::list_channel_configurations(&self.read, sandbox).await
+    }
+
+    async fn insert_campaign(&self, c: &Campaign) -> Result<()> {
+        management::insert_campaign(&mut *self.writer.lock().await, c).await
+    }
+    async fn get_campaign(&self, sandbox: &str, id: &str) -> Result<Option<Campaign>> {
+        management::get_campaign(&self.read, sandbox, id).await
+    }
+    async fn list_campaigns(&self, sandbox: &str) -> Result<Vec<Campaign>> {
+        management::list_campaigns(&self.read, sandbox).await
+    }
+    async fn update_campaign(&self, c: &Campaign, version: Option<&CampaignVersion>) -> Result<()> {
+        management::update_campaign(&mut *self.writer.lock().await, c, version).await
+    }
+    async fn delete_draft_campaign(&self, sandbox: &str, id: &str) -> Result<bool> {
+        management::delete_draft_campaign(&mut *self.writer.lock().await, sandbox, id).await
+    }
+    async fn get_campaign_version(
+        &self,
+        sandbox: &str,
+        campaign_id: &str,
+        version: i64,
+    ) -> Result<Option<CampaignVersion>> {
+        management::get_campaign_version(&self.read, sandbox, campaign_id, version).await
+    }
+
+    async fn upsert_profile(
+        &self,
+        sandbox: &str,
+        upsert: ProfileUpsert,
+    ) -> Result<(Profile, bool)> {
+        management::upsert_profile(&mut *self.writer.lock().await, sandbox, upsert).await
+    }
+    async fn find_profile(&self, sandbox: &str, identity: &Identity) -> Result<Option<Profile>> {
+        let found = management::find_profiles(
+            &self.read,
+            sandbox,
+            &identity.namespace,
+            std::slice::from_ref(&identity.id),
+        )
+        .await?;
+        Ok(found.into_values().next())
+    }
+    async fn find_profiles(
+        &self,
+        sandbox: &str,
+        namespace: &str,
+        ids: &[String],
+    ) -> Result<BTreeMap<String, Profile>> {
+        management::find_profiles(&self.read, sandbox, namespace, ids).await
+    }
+
+    async fn accept_execution(&self, new: NewExecution) -> Result<AcceptOutcome> {
+        self.submit(|reply| Command::Accept(Box::new(new), reply))
+            .await
+    }
+    async fn find_execution_by_request(
+        &self,
+        sandbox: &str,
+        campaign_id: &str,
+        request_id: &str,
+    ) -> Result<Option<Execution>> {
+        messages::find_execution_by_request(&self.read, sandbox, campaign_id, request_id).await
+    }
+    async fn get_execution(&self, sandbox: &str, id: &str) -> Result<Option<Execution>> {
+        messages::get_execution(&self.read, sandbox, id).await
+    }
+
+    async fn list_execution_messages(
+        &self,
+        sandbox: &str,
+        execution_id: &str,
+    ) -> Result<Vec<Message>> {
+        messages::list_execution_messages(&self.read, sandbox, execution_id).await
+    }
+    async fn get_message(&self, sandbox: &str, id: &str) -> Result<Option<Message>> {
+        messages::get_message(&self.read, sandbox, id).await
+    }
+    async fn count_messages_by_status(
+        &self,
+        sandbox: &str,
+        campaign_id: &str,
+    ) -> Result<BTreeMap<MessageStatus, u64>> {
+        messages::count_by_status(&self.read, sandbox, campaign_id).await
+    }
+    async fn claim_messages(
+        &self,
+        worker: &str,
+        limit: usize,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Deliverable>> {
+        let worker = worker.to_string();
+        self.submit(|reply| Command::Claim {
+            worker,
+            limit,
+            lease,
+            now,
+            reply,
+        })
+        .await
+    }
+    async fn complete_messages(&self, outcomes: Vec<DeliveryOutcome>) -> Result<()> {
+        if outcomes.is_empty() {
+            return Ok(());
+        }
+        self.submit(|reply| Command::Complete(outcomes, reply))
+            .await
+    }
+    async fn next_due_at(&self) -> Result<Option<DateTime<Utc>>> {
+        messages::next_due_at(&self.read).await
+    }
+}

@@ -1,0 +1,86 @@
+//! Records that cross the storage boundary but are not domain concepts.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use herald_domain::channel::Channel;
+use herald_domain::execution::{Execution, PlannedMessage, ProfileToCreate};
+use herald_domain::message::{MessageStatus, RenderedEmail};
+use herald_domain::profile::{Identity, ProfileOrigin};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiKeyRecord {
+    pub id: String,
+    pub name: String,
+    /// SHA-256 of the key, hex. The key itself is never stored.
+    pub key_hash: String,
+    pub sandboxes: Vec<String>,
+    pub scopes: Vec<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProfileUpsert {
+    pub identity: Identity,
+    pub attributes_patch: Value,
+    pub extra_identities: Vec<Identity>,
+    pub origin: Option<ProfileOrigin>,
+    pub now: DateTime<Utc>,
+    pub new_id: String,
+}
+
+/// An execution to store with all its messages, atomically.
+#[derive(Debug, Clone)]
+pub struct NewExecution {
+    pub execution: Execution,
+    pub channel: Channel,
+    /// 0 transactional (first), 1 marketing.
+    pub priority: i64,
+    pub messages: Vec<PlannedMessage>,
+    pub profiles_to_create: Vec<ProfileToCreate>,
+    pub profile_origin: Option<ProfileOrigin>,
+}
+
+#[derive(Debug, Clone)]
+pub enum AcceptOutcome {
+    /// Stored and durable.
+    Created,
+    /// The (campaign, requestId) pair was already executed; here it is.
+    Existing(Execution),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum OutcomeKind {
+    Sent {
+        reply: String,
+        rendered: RenderedEmail,
+        header_message_id: String,
+    },
+    /// Try again at `retry_at`.
+    Retry {
+        error: String,
+        retry_at: DateTime<Utc>,
+    },
+    Failed {
+        error: String,
+        rendered: Option<RenderedEmail>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryOutcome {
+    pub message_id: String,
+    pub worker: String,
+    pub at: DateTime<Utc>,
+    pub kind: OutcomeKind,
+}
+
+impl OutcomeKind {
+    pub fn status(&self) -> MessageStatus {
+        match self {
+            OutcomeKind::Sent { .. } => MessageStatus::Sent,
+            OutcomeKind::Retry { .. } => MessageStatus::Queued,
+            OutcomeKind::Failed { .. } => MessageStatus::Failed,
+        }
+    }
+}

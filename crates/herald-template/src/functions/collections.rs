@@ -1,0 +1,169 @@
+//! Aggregation, array and map functions (spec §5 "Aggregation", "Arrays", "Maps").
+
+use super::{arg, str_arg};
+use crate::value::{compare, equals, float, to_text};
+use serde_json::Value;
+
+/// Scalars count as a one-item list so `sum(x)` of a single projected value works.
+fn items(v: &Value) -> Vec<&Value> {
+    match v {
+        Value::Null => Vec::new(),
+        Value::Array(a) => a.iter().collect(),
+        other => vec![other],
+    }
+}
+
+pub(super) fn join(args: &[Value]) -> Result<Value, String> {
+    let sep = str_arg(args, 1);
+    let parts: Vec<String> = items(arg(args, 0)).into_iter().map(to_text).collect();
+    Ok(Value::String(parts.join(&sep)))
+}
+
+/// Number of non-null elements (as PQL's `count`).
+pub(super) fn count(args: &[Value]) -> Result<Value, String> {
+    Ok(Value::from(
+        items(arg(args, 0))
+            .into_iter()
+            .filter(|v| !v.is_null())
+            .count(),
+    ))
+}
+
+/// Sum of the numeric elements; stays an integer while every addend is one.
+pub(super) fn sum(args: &[Value]) -> Result<Value, String> {
+    let mut int: Option<i64> = Some(0);
+    let mut f = 0.0;
+    for v in items(arg(args, 0)) {
+        let Value::Number(n) = v else { continue };
+        int = match (int, n.as_i64()) {
+            (Some(acc), Some(i)) => acc.checked_add(i),
+            _ => None,
+        };
+        f += n.as_f64().unwrap_or(0.0);
+    }
+    Ok(int.map_or_else(|| float(f), Value::from))
+}
+
+pub(super) fn average(args: &[Value]) -> Result<Value, String> {
+    let nums: Vec<f64> = items(arg(args, 0))
+        .into_iter()
+        .filter_map(Value::as_f64)
+        .collect();
+    if nums.is_empty() {
+        return Ok(Value::Null);
+    }
+    Ok(float(nums.iter().sum::<f64>() / nums.len() as f64))
+}
+
+fn extreme(args: &[Value], want: std::cmp::Ordering) -> Value {
+    let mut best: Option<&Value> = None;
+    for v in items(arg(args, 0)) {
+        if v.is_null() {
+            continue;
+        }
+        best = match best {
+            None => Some(v),
+            Some(b) if compare(v, b) == Some(want) => Some(v),
+            keep => keep,
+        };
+    }
+    best.cloned().unwrap_or(Value::Null)
+}
+
+pub(super) fn min(args: &[Value]) -> Result<Value, String> {
+    Ok(extreme(args, std::cmp::Ordering::Less))
+}
+
+pub(super) fn max(args: &[Value]) -> Result<Value, String> {
+    Ok(extreme(args, std::cmp::Ordering::Greater))
+}
+
+pub(super) fn head(args: &[Value]) -> Result<Value, String> {
+    Ok(items(arg(args, 0))
+        .first()
+        .map_or(Value::Null, |v| (*v).clone()))
+}
+
+pub(super) fn distinct(args: &[Value]) -> Result<Value, String> {
+    let mut out: Vec<Value> = Vec::new();
+    for v in items(arg(args, 0)) {
+        if !out.iter().any(|o| equals(o, v)) {
+            out.push(v.clone());
+        }
+    }
+    Ok(Value::Array(out))
+}
+
+pub(super) fn in_(args: &[Value]) -> Result<Value, String> {
+    let x = arg(args, 0);
+    Ok(Value::Bool(
+        items(arg(args, 1)).into_iter().any(|v| equals(v, x)),
+    ))
+}
+
+/// False when either side is null, so it is not simply `!in` (spec §5).
+pub(super) fn not_in(args: &[Value]) -> Result<Value, String> {
+    let (x, list) = (arg(args, 0), arg(args, 1));
+    if x.is_null() || list.is_null() {
+        return Ok(Value::Bool(false));
+    }
+    Ok(Value::Bool(!items(list).into_iter().any(|v| equals(v, x))))
+}
+
+pub(super) fn includes(args: &[Value]) -> Result<Value, String> {
+    let x = arg(args, 1);
+    Ok(Value::Bool(
+        items(arg(args, 0)).into_iter().any(|v| equals(v, x)),
+    ))
+}
+
+/// `get(map, key)`; on an array the key is an index.
+pub(super) fn get(args: &[Value]) -> Result<Value, String> {
+    let key = arg(args, 1);
+    Ok(match arg(args, 0) {
+        Value::Object(m) => m.get(&to_text(key)).cloned().unwrap_or(Value::Null),
+        Value::Array(a) => key
+            .as_u64()
+            .and_then(|i| usize::try_from(i).ok())
+            .and_then(|i| a.get(i))
+            .cloned()
+            .unwrap_or(Value::Null),
+        _ => Value::Null,
+    })
+}
+
+pub(super) fn keys(args: &[Value]) -> Result<Value, String> {
+    Ok(match arg(args, 0) {
+        Value::Object(m) => Value::Array(m.keys().map(|k| Value::String(k.clone())).collect()),
+        _ => Value::Array(Vec::new()),
+    })
+}
+
+pub(super) fn values(args: &[Value]) -> Result<Value, String> {
+    Ok(match arg(args, 0) {
+        Value::Object(m) => Value::Array(m.values().cloned().collect()),
+        _ => Value::Array(Vec::new()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn aggregates() {
+        assert_eq!(sum(&[json!([1, 2, 3])]).ok(), Some(json!(6)));
+        assert_eq!(sum(&[json!([1, 2.5])]).ok(), Some(json!(3.5)));
+        assert_eq!(average(&[json!([1, 2])]).ok(), Some(json!(1.5)));
+        assert_eq!(min(&[json!([3, null, 1, 2])]).ok(), Some(json!(1)));
+        assert_eq!(max(&[json!(["b", "c", "a"])]).ok(), Some(json!("c")));
+        assert_eq!(count(&[json!([1, null, 2])]).ok(), Some(json!(2)));
+        assert_eq!(head(&[json!([5, 6])]).ok(), Some(json!(5)));
+        assert_eq!(
+            join(&[json!(["red", "green"]), json!(",")]).ok(),
+            Some(json!("red,green"))
+        );
+        assert_eq!(not_in(&[json!(null), json!([1])]).ok(), Some(json!(false)));
+    }
+}

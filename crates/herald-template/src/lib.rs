@@ -1,0 +1,154 @@
+//! Herald's personalization engine: parse once, render many. Pure: no I/O.
+//!
+//! The dialect (see `shared/spec/personalization.md`) has two layers:
+//! Handlebars (`{{path}}`, `{{{raw}}}`, `{{#if}}`, `{{#unless}}`, `{{#each}}`, `{{#with}}`,
+//! Mustache sections, comments, `~`) and PQL tags (`{%= expr %}`, `{%#if%}`, `{% let %}`).
+//!
+//! Pipeline: [`lexer`] (text vs tags) → [`parser`] (tags, whitespace rules, block tree)
+//! with [`expr`] for expressions → [`ast`] (immutable, shared via `Arc`) → [`render`].
+
+mod ast;
+mod error;
+mod escape;
+mod expr;
+mod functions;
+mod lexer;
+mod parser;
+mod render;
+mod value;
+mod variables;
+
+pub use error::{RenderError, TemplateError};
+pub use escape::{escape_html, sanitize_header};
+
+use serde_json::Value;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+/// How output tags are escaped; chosen per field (Decision 2), not per tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputMode {
+    /// `{{x}}` and `{%= x %}` HTML-escape; `{{{x}}}` / `{{& x}}` are raw.
+    Html,
+    /// Everything raw (text body, SMS, push).
+    Text,
+    /// Raw, and every CR or LF in the final output becomes a space.
+    Header,
+}
+
+/// Per-render caps (Decision 11). Hitting one is a [`RenderError`], never a hang.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    pub max_output_bytes: usize,
+    /// Total loop iterations across the whole render (nested loops multiply).
+    pub max_loop_iterations: usize,
+    /// Block and partial nesting depth at render time.
+    pub max_depth: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_output_bytes: 1 << 20,
+            max_loop_iterations: 100_000,
+            max_depth: 64,
+        }
+    }
+}
+
+/// A compiled template: immutable, `Send + Sync`, cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Template {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    source: String,
+    body: ast::Body,
+    partials: HashMap<String, ast::Body>,
+}
+
+impl Template {
+    /// Compiles `source`, reporting every error found (not just the first).
+    pub fn compile(source: &str) -> Result<Template, Vec<TemplateError>> {
+        Self::compile_with_partials(source, &HashMap::new())
+    }
+
+    /// Compiles with named partials for `{{> name}}`. Errors inside a partial are
+    /// positioned within that partial's source and prefixed with its name.
+    pub fn compile_with_partials(
+        source: &str,
+        partials: &HashMap<String, String>,
+    ) -> Result<Template, Vec<TemplateError>> {
+        let (body, raw) = parser::parse(source);
+        let mut errors: Vec<TemplateError> = raw.into_iter().map(|e| e.locate(source)).collect();
+        let mut compiled = HashMap::new();
+        let mut names: Vec<&String> = partials.keys().collect();
+        names.sort();
+        for name in names {
+            let Some(src) = partials.get(name) else {
+                continue;
+            };
+            let (pbody, praw) = parser::parse(src);
+            errors.extend(praw.into_iter().map(|e| {
+                let mut t = e.locate(src);
+                t.message = format!("in partial `{name}`: {}", t.message);
+                t
+            }));
+            compiled.insert(name.clone(), pbody);
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(Template {
+            inner: Arc::new(Inner {
+                source: source.to_string(),
+                body,
+                partials: compiled,
+            }),
+        })
+    }
+
+    /// Renders with [`Limits::default`].
+    pub fn render(&self, data: &Value, mode: OutputMode) -> Result<String, RenderError> {
+        self.render_with_limits(data, mode, &Limits::default())
+    }
+
+    /// Renders against `data`, the root object (e.g. `{"profile": …, "context": …}`).
+    pub fn render_with_limits(
+        &self,
+        data: &Value,
+        mode: OutputMode,
+        limits: &Limits,
+    ) -> Result<String, RenderError> {
+        let mut r = render::Renderer {
+            mode,
+            limits,
+            out: String::new(),
+            iterations: 0,
+            depth: 0,
+            vars: HashMap::new(),
+            partials: &self.inner.partials,
+            source: &self.inner.source,
+            root: data,
+        };
+        let scope = render::Scope::root(data);
+        r.render_body(&self.inner.body, &scope)?;
+        Ok(r.finish())
+    }
+
+    /// Every root path the template reads; see the convention in `variables.rs`:
+    /// inside `{{#each context.items}}`, `{{name}}` is listed as `context.items.name`.
+    pub fn variables(&self) -> BTreeSet<String> {
+        variables::collect(std::iter::once(&self.inner.body).chain(self.inner.partials.values()))
+    }
+
+    /// The source this template was compiled from.
+    pub fn source(&self) -> &str {
+        &self.inner.source
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,478 @@
+//! Tree-walking renderer over `serde_json::Value`.
+
+use crate::ast::{BinaryOp, BlockParams, Body, DataVar, Expr, Node, Path, PathBase, UnaryOp};
+use crate::error::{RenderError, line_col};
+use crate::escape::{escape_html_into, sanitize_header};
+use crate::value::{Arith, arith, compare, equals, to_text, truthy, write_text};
+use crate::{Limits, OutputMode};
+use serde_json::Value;
+use std::borrow::Cow;
+use std::cmp::Ordering;
+use std::collections::HashMap;
+
+/// One context frame. Frames live on the Rust stack and link to their parent, so a
+/// loop over a computed list can borrow from a local without cloning items.
+pub(crate) struct Scope<'a> {
+    value: &'a Value,
+    parent: Option<&'a Scope<'a>>,
+    item_name: Option<&'a str>,
+    index_name: Option<&'a str>,
+    /// Loop position (index, length) and the key when iterating an object.
+    index: Option<(usize, usize)>,
+    key: Option<&'a str>,
+}
+
+impl<'a> Scope<'a> {
+    pub fn root(value: &'a Value) -> Self {
+        Scope {
+            value,
+            parent: None,
+            item_name: None,
+            index_name: None,
+            index: None,
+            key: None,
+        }
+    }
+
+    fn child(&'a self, value: &'a Value) -> Scope<'a> {
+        Scope {
+            value,
+            parent: Some(self),
+            item_name: None,
+            index_name: None,
+            index: None,
+            key: None,
+        }
+    }
+}
+
+pub(crate) struct Renderer<'t> {
+    pub mode: OutputMode,
+    pub limits: &'t Limits,
+    pub out: String,
+    pub iterations: usize,
+    pub depth: usize,
+    pub vars: HashMap<String, Value>,
+    pub partials: &'t HashMap<String, Body>,
+    pub source: &'t str,
+    pub root: &'t Value,
+}
+
+impl<'t> Renderer<'t> {
+    pub fn finish(self) -> String {
+        match self.mode {
+            OutputMode::Header => sanitize_header(&self.out),
+            _ => self.out,
+        }
+    }
+
+    fn check_output(&self) -> Result<(), RenderError> {
+        if self.out.len() > self.limits.max_output_bytes {
+            return Err(RenderError::OutputTooLarge {
+                limit: self.limits.max_output_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    fn enter(&mut self) -> Result<(), RenderError> {
+        self.depth += 1;
+        if self.depth > self.limits.max_depth {
+            return Err(RenderError::TooDeep {
+                limit: self.limits.max_depth,
+            });
+        }
+        Ok(())
+    }
+
+    fn tick(&mut self) -> Result<(), RenderError> {
+        self.iterations += 1;
+        if self.iterations > self.limits.max_loop_iterations {
+            return Err(RenderError::TooManyIterations {
+                limit: self.limits.max_loop_iterations,
+            });
+        }
+        Ok(())
+    }
+
+    fn eval_error(&self, offset: usize, message: String) -> RenderError {
+        let (line, column) = line_col(self.source, offset);
+        RenderError::Eval {
+            line,
+            column,
+            message,
+        }
+    }
+
+    pub fn render_body(&mut self, body: &'t Body, scope: &Scope<'_>) -> Result<(), RenderError> {
+        for node in body {
+            self.render_node(node, scope)?;
+        }
+        Ok(())
+    }
+
+    fn render_node(&mut self, node: &'t Node, scope: &Scope<'_>) -> Result<(), RenderError> {
+        match node {
+            Node::Text(t) => {
+                self.out.push_str(t);
+                self.check_output()
+            }
+            Node::Output { expr, escape } => {
+                let v = self.eval(expr, scope)?;
+                if *escape && self.mode == OutputMode::Html {
+                    escape_html_into(&to_text(&v), &mut self.out);
+                } else {
+                    write_text(&v, &mut self.out);
+                }
+                self.check_output()
+            }
+            Node::Let { name, value } => {
+                let v = self.eval(value, scope)?.into_owned();
+                self.vars.insert(name.clone(), v);
+                Ok(())
+            }
+            Node::If {
+                branches,
+                otherwise,
+            } => {
+                self.enter()?;
+                let mut chosen = otherwise;
+                for b in branches {
+                    if truthy(&*self.eval(&b.cond, scope)?) != b.negate {
+                        chosen = &b.body;
+                        break;
+                    }
+                }
+                self.render_body(chosen, scope)?;
+                self.depth -= 1;
+                Ok(())
+            }
+            Node::Each {
+                list,
+                params,
+                body,
+                otherwise,
+            } => {
+                self.enter()?;
+                let v = self.eval(list, scope)?;
+                let ran = self.iterate(&v, params, body, scope)?;
+                if !ran {
+                    self.render_body(otherwise, scope)?;
+                }
+                self.depth -= 1;
+                Ok(())
+            }
+            Node::With {
+                value,
+                params,
+                body,
+                otherwise,
+            } => {
+                self.enter()?;
+                let v = self.eval(value, scope)?;
+                if truthy(&v) {
+                    let mut child = scope.child(&v);
+                    child.item_name = params.item.as_deref();
+                    self.render_body(body, &child)?;
+                } else {
+                    self.render_body(otherwise, scope)?;
+                }
+                self.depth -= 1;
+                Ok(())
+            }
+            Node::Section {
+                value,
+                inverted,
+                body,
+                otherwise,
+            } => {
+                self.enter()?;
+                let v = self.eval(value, scope)?;
+                if *inverted {
+                    let chosen = if truthy(&v) { otherwise } else { body };
+                    self.render_body(chosen, scope)?;
+                } else {
+                    // Handlebars' blockHelperMissing: lists iterate, `true` keeps the
+                    // context, other truthy values become the context.
+                    match &*v {
+                        Value::Array(_) => {
+                            if !self.iterate(&v, &BlockParams::default(), body, scope)? {
+                                self.render_body(otherwise, scope)?;
+                            }
+                        }
+                        Value::Bool(true) => self.render_body(body, scope)?,
+                        other if truthy(other) => self.render_body(body, &scope.child(other))?,
+                        _ => self.render_body(otherwise, scope)?,
+                    }
+                }
+                self.depth -= 1;
+                Ok(())
+            }
+            Node::Partial { name, indent } => {
+                let Some(partial) = self.partials.get(name) else {
+                    return Err(RenderError::UnknownPartial { name: name.clone() });
+                };
+                self.enter()?;
+                let outer = std::mem::take(&mut self.out);
+                let result = self.render_body(partial, scope);
+                let inner = std::mem::replace(&mut self.out, outer);
+                result?;
+                if indent.is_empty() {
+                    self.out.push_str(&inner);
+                } else {
+                    // Handlebars indents every rendered line of a standalone partial.
+                    let mut rest = inner.as_str();
+                    while !rest.is_empty() {
+                        let end = rest.find('\n').map_or(rest.len(), |i| i + 1);
+                        self.out.push_str(indent);
+                        self.out.push_str(&rest[..end]);
+                        rest = &rest[end..];
+                    }
+                }
+                self.depth -= 1;
+                self.check_output()
+            }
+            Node::Fragment { id, .. } => Err(RenderError::FragmentUnsupported { id: id.clone() }),
+        }
+    }
+
+    /// Runs `body` once per element (arrays) or value (objects); false if nothing ran.
+    fn iterate(
+        &mut self,
+        v: &Value,
+        params: &BlockParams,
+        body: &'t Body,
+        scope: &Scope<'_>,
+    ) -> Result<bool, RenderError> {
+        match v {
+            Value::Array(items) if !items.is_empty() => {
+                let len = items.len();
+                for (i, item) in items.iter().enumerate() {
+                    self.tick()?;
+                    let mut child = scope.child(item);
+                    child.item_name = params.item.as_deref();
+                    child.index_name = params.index.as_deref();
+                    child.index = Some((i, len));
+                    self.render_body(body, &child)?;
+                }
+                Ok(true)
+            }
+            Value::Object(map) if !map.is_empty() => {
+                let len = map.len();
+                for (i, (k, item)) in map.iter().enumerate() {
+                    self.tick()?;
+                    let mut child = scope.child(item);
+                    child.item_name = params.item.as_deref();
+                    child.index_name = params.index.as_deref();
+                    child.index = Some((i, len));
+                    child.key = Some(k);
+                    self.render_body(body, &child)?;
+                }
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    pub fn eval<'s>(&self, e: &Expr, scope: &'s Scope<'s>) -> Result<Cow<'s, Value>, RenderError> {
+        Ok(match e {
+            Expr::Literal(v) => Cow::Owned(v.clone()),
+            Expr::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for it in items {
+                    out.push(self.eval(it, scope)?.into_owned());
+                }
+                Cow::Owned(Value::Array(out))
+            }
+            Expr::Path(p) => self.lookup(p, scope).unwrap_or(Cow::Owned(Value::Null)),
+            Expr::Member { target, segments } => {
+                let t = self.eval(target, scope)?;
+                Cow::Owned(descend(&t, segments).map_or(Value::Null, Cow::into_owned))
+            }
+            Expr::Unary { op, operand } => {
+                let v = self.eval(operand, scope)?;
+                Cow::Owned(match op {
+                    UnaryOp::Not => Value::Bool(!truthy(&v)),
+                    UnaryOp::Neg => arith(Arith::Sub, &Value::from(0), &v).unwrap_or(Value::Null),
+                })
+            }
+            Expr::Binary {
+                op,
+                left,
+                right,
+                offset,
+            } => Cow::Owned(self.binary(*op, left, right, *offset, scope)?),
+            Expr::Call { func, args, offset } => {
+                let mut vals = Vec::with_capacity(args.len());
+                for a in args {
+                    vals.push(self.eval(a, scope)?.into_owned());
+                }
+                let v = (func.call)(&vals)
+                    .map_err(|m| self.eval_error(*offset, format!("{}: {m}", func.name)))?;
+                Cow::Owned(v)
+            }
+        })
+    }
+
+    fn binary(
+        &self,
+        op: BinaryOp,
+        l: &Expr,
+        r: &Expr,
+        offset: usize,
+        scope: &Scope<'_>,
+    ) -> Result<Value, RenderError> {
+        let lv = self.eval(l, scope)?;
+        // Short-circuit forms first.
+        match op {
+            BinaryOp::And => return Ok(Value::Bool(truthy(&lv) && truthy(&*self.eval(r, scope)?))),
+            BinaryOp::Or => return Ok(Value::Bool(truthy(&lv) || truthy(&*self.eval(r, scope)?))),
+            BinaryOp::Default => {
+                let empty =
+                    matches!(&*lv, Value::Null) || matches!(&*lv, Value::String(s) if s.is_empty());
+                return Ok(if empty {
+                    self.eval(r, scope)?.into_owned()
+                } else {
+                    lv.into_owned()
+                });
+            }
+            _ => {}
+        }
+        let rv = self.eval(r, scope)?;
+        let (a, b) = (&*lv, &*rv);
+        let cmp = |want: &[Ordering]| Value::Bool(compare(a, b).is_some_and(|o| want.contains(&o)));
+        let arithmetic = |k: Arith| arith(k, a, b).map_err(|m| self.eval_error(offset, m));
+        Ok(match op {
+            BinaryOp::Eq => Value::Bool(equals(a, b)),
+            BinaryOp::Ne => Value::Bool(!equals(a, b)),
+            BinaryOp::Lt => cmp(&[Ordering::Less]),
+            BinaryOp::Le => cmp(&[Ordering::Less, Ordering::Equal]),
+            BinaryOp::Gt => cmp(&[Ordering::Greater]),
+            BinaryOp::Ge => cmp(&[Ordering::Greater, Ordering::Equal]),
+            BinaryOp::In => {
+                Value::Bool(matches!(b, Value::Array(xs) if xs.iter().any(|x| equals(x, a))))
+            }
+            BinaryOp::NotIn => Value::Bool(
+                !a.is_null() && matches!(b, Value::Array(xs) if !xs.iter().any(|x| equals(x, a))),
+            ),
+            // `+` concatenates when either side is a string (null joins as "").
+            BinaryOp::Add if a.is_string() || b.is_string() => {
+                Value::String(to_text(a) + &to_text(b))
+            }
+            BinaryOp::Add => arithmetic(Arith::Add)?,
+            BinaryOp::Sub => arithmetic(Arith::Sub)?,
+            BinaryOp::Mul => arithmetic(Arith::Mul)?,
+            BinaryOp::Div => arithmetic(Arith::Div)?,
+            BinaryOp::Rem => arithmetic(Arith::Rem)?,
+            BinaryOp::And | BinaryOp::Or | BinaryOp::Default => Value::Null,
+        })
+    }
+
+    fn lookup<'s>(&self, p: &Path, scope: &'s Scope<'s>) -> Option<Cow<'s, Value>> {
+        match &p.base {
+            PathBase::Root => descend(self.root, &p.segments).map(|c| Cow::Owned(c.into_owned())),
+            PathBase::Parent(n) => {
+                let mut s = scope;
+                for _ in 0..*n {
+                    s = s.parent?;
+                }
+                descend(s.value, &p.segments)
+            }
+            PathBase::Data(d) => {
+                let mut s = Some(scope);
+                while let Some(sc) = s {
+                    if let Some((i, len)) = sc.index {
+                        let v = match d {
+                            DataVar::Index => Value::from(i),
+                            DataVar::First => Value::Bool(i == 0),
+                            DataVar::Last => Value::Bool(i + 1 == len),
+                            DataVar::Key => {
+                                sc.key.map_or(Value::Null, |k| Value::String(k.to_string()))
+                            }
+                        };
+                        return descend_cow(Cow::Owned(v), &p.segments);
+                    }
+                    s = sc.parent;
+                }
+                None
+            }
+            PathBase::Auto => {
+                let (first, rest) = p.segments.split_first()?;
+                // 1. block params (`as |item index|`), innermost first.
+                let mut s = Some(scope);
+                while let Some(sc) = s {
+                    if sc.item_name == Some(first.as_str()) {
+                        return descend(sc.value, rest);
+                    }
+                    if sc.index_name == Some(first.as_str()) {
+                        let idx = match (sc.key, sc.index) {
+                            (Some(k), _) => Value::String(k.to_string()),
+                            (None, Some((i, _))) => Value::from(i),
+                            (None, None) => Value::Null,
+                        };
+                        return descend_cow(Cow::Owned(idx), rest);
+                    }
+                    s = sc.parent;
+                }
+                // 2. `let` variables (message-global).
+                if let Some(v) = self.vars.get(first) {
+                    return descend_cow(Cow::Owned(v.clone()), rest);
+                }
+                // 3. the context stack, innermost first, ending at the root. Only the
+                //    first segment searches; the rest descends from where it was found.
+                let mut s = Some(scope);
+                while let Some(sc) = s {
+                    if let Value::Object(m) = sc.value
+                        && let Some(v) = m.get(first)
+                    {
+                        return descend(v, rest);
+                    }
+                    s = sc.parent;
+                }
+                None
+            }
+        }
+    }
+}
+
+fn descend_cow<'s>(v: Cow<'s, Value>, segs: &[String]) -> Option<Cow<'s, Value>> {
+    match v {
+        Cow::Borrowed(b) => descend(b, segs),
+        Cow::Owned(o) => descend(&o, segs).map(|c| Cow::Owned(c.into_owned())),
+    }
+}
+
+/// Walks `segs` down from `v`. On an array, a numeric segment indexes, `length` is the
+/// size, and any other name projects over the items (`orders.price` → list of prices).
+pub(crate) fn descend<'s>(v: &'s Value, segs: &[String]) -> Option<Cow<'s, Value>> {
+    let mut cur = v;
+    for (i, seg) in segs.iter().enumerate() {
+        cur = match cur {
+            Value::Object(m) => m.get(seg)?,
+            Value::Array(items) => {
+                if let Ok(idx) = seg.parse::<usize>() {
+                    items.get(idx)?
+                } else if seg == "length" {
+                    return descend_cow(Cow::Owned(Value::from(items.len())), &segs[i + 1..]);
+                } else {
+                    let mut out = Vec::new();
+                    for item in items {
+                        match descend(item, &segs[i..]) {
+                            Some(Cow::Borrowed(Value::Array(inner))) => {
+                                out.extend(inner.iter().cloned())
+                            }
+                            Some(Cow::Owned(Value::Array(inner))) => out.extend(inner),
+                            Some(Cow::Borrowed(Value::Null))
+                            | Some(Cow::Owned(Value::Null))
+                            | None => {}
+                            Some(other) => out.push(other.into_owned()),
+                        }
+                    }
+                    return Some(Cow::Owned(Value::Array(out)));
+                }
+            }
+            _ => return None,
+        };
+    }
+    Some(Cow::Borrowed(cur))
+}

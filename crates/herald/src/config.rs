@@ -1,0 +1,168 @@
+//! Settings: command line over environment over `herald.toml` over defaults.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Args;
+use serde::Deserialize;
+
+#[derive(Args, Debug, Default)]
+pub struct ServeArgs {
+    /// Where Herald keeps its database and outbox.
+    #[arg(long, env = "HERALD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, env = "HERALD_LISTEN")]
+    pub listen: Option<String>,
+    /// The admin API key (otherwise one is generated on first start).
+    #[arg(long, env = "HERALD_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// SMTP server for email, e.g. smtp://127.0.0.1:2525,
+    /// smtps://user:pass@host:465, smtp://host:587?tls=starttls.
+    /// Without it, email goes to the Maildir outbox in the data directory.
+    #[arg(long, env = "HERALD_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// Messages sent at once.
+    #[arg(long, env = "HERALD_DELIVERY_CONCURRENCY")]
+    pub delivery_concurrency: Option<usize>,
+    /// Idle SMTP connections kept open.
+    #[arg(long, env = "HERALD_SMTP_POOL")]
+    pub smtp_pool: Option<u32>,
+    /// First retry delay after a transient failure, in seconds.
+    #[arg(long, env = "HERALD_RETRY_BASE_SECONDS")]
+    pub retry_base_seconds: Option<f64>,
+    /// Attempts before a transiently failing message is failed.
+    #[arg(long, env = "HERALD_MAX_ATTEMPTS")]
+    pub max_attempts: Option<i64>,
+    /// Log format: text or json.
+    #[arg(long, env = "HERALD_LOG_FORMAT")]
+    pub log_format: Option<String>,
+    /// Mount POST /_bench/noop (the benchmark's baseline handler).
+    #[arg(long, env = "HERALD_BENCH_NOOP", hide = true)]
+    pub bench_noop: bool,
+}
+
+/// The file form; every key optional.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    listen: Option<String>,
+    api_key: Option<String>,
+    smtp_url: Option<String>,
+    delivery_concurrency: Option<usize>,
+    smtp_pool: Option<u32>,
+    retry_base_seconds: Option<f64>,
+    max_attempts: Option<i64>,
+    log_format: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub listen: String,
+    pub api_key: Option<String>,
+    pub smtp_url: Option<String>,
+    pub delivery_concurrency: usize,
+    pub smtp_pool: u32,
+    pub retry_base_seconds: f64,
+    pub max_attempts: i64,
+    pub json_logs: bool,
+    pub bench_noop: bool,
+}
+
+impl Settings {
+    pub fn resolve(config_path: Option<&Path>, args: ServeArgs) -> anyhow::Result<Settings> {
+        let file = match config_path {
+            Some(p) => load(p)?,
+            None if Path::new("herald.toml").exists() => load(Path::new("herald.toml"))?,
+            None => FileConfig::default(),
+        };
+        let log_format = args
+            .log_format
+            .or(file.log_format)
+            .unwrap_or_else(|| "text".into());
+        let json_logs = match log_format.as_str() {
+            "text" => false,
+            "json" => true,
+            other => anyhow::bail!("log format must be 'text' or 'json', not '{other}'"),
+        };
+        let settings = Settings {
+            data_dir: args
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from("./herald-data")),
+            listen: args
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| "127.0.0.1:8080".into()),
+            api_key: args.api_key.or(file.api_key).filter(|k| !k.is_empty()),
+            smtp_url: args.smtp_url.or(file.smtp_url).filter(|u| !u.is_empty()),
+            delivery_concurrency: args
+                .delivery_concurrency
+                .or(file.delivery_concurrency)
+                .unwrap_or(128),
+            smtp_pool: args.smtp_pool.or(file.smtp_pool).unwrap_or(32),
+            retry_base_seconds: args
+                .retry_base_seconds
+                .or(file.retry_base_seconds)
+                .unwrap_or(30.0),
+            max_attempts: args.max_attempts.or(file.max_attempts).unwrap_or(8),
+            json_logs,
+            bench_noop: args.bench_noop,
+        };
+        if settings.delivery_concurrency == 0 {
+            anyhow::bail!("delivery_concurrency must be at least 1");
+        }
+        if !(settings.retry_base_seconds.is_finite() && settings.retry_base_seconds > 0.0) {
+            anyhow::bail!("retry_base_seconds must be a positive number");
+        }
+        if settings.max_attempts < 1 {
+            anyhow::bail!("max_attempts must be at least 1");
+        }
+        if let Some(k) = &settings.api_key
+            && k.len() < 16
+        {
+            anyhow::bail!("the API key must be at least 16 characters");
+        }
+        Ok(settings)
+    }
+}
+
+fn load(path: &Path) -> anyhow::Result<FileConfig> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("invalid configuration in {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_line_beats_file_beats_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("herald.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9999\"\nsmtp_url = \"smtp://127.0.0.1:2525\"\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            listen: Some("127.0.0.1:7777".into()),
+            ..Default::default()
+        };
+        let s = Settings::resolve(Some(&path), args).unwrap();
+        assert_eq!(s.listen, "127.0.0.1:7777");
+        assert_eq!(s.smtp_url.as_deref(), Some("smtp://127.0.0.1:2525"));
+        assert_eq!(s.data_dir, PathBuf::from("./herald-data"));
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("herald.toml");
+        std::fs::write(&path, "lisen = \"x\"\n").unwrap();
+        assert!(Settings::resolve(Some(&path), ServeArgs::default()).is_err());
+    }
+}

@@ -1,0 +1,44 @@
+//! The `herald` binary: `herald serve` runs the server; `herald bench`
+//! measures it.
+
+mod bench;
+mod config;
+mod serve;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "herald",
+    version,
+    about = "API-triggered campaigns: define once, fire with one call."
+)]
+struct Cli {
+    /// Configuration file (TOML). Default: ./herald.toml when it exists.
+    #[arg(long, global = true, env = "HERALD_CONFIG")]
+    config: Option<std::path::PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the server.
+    Serve(config::ServeArgs),
+    /// Benchmarks against a real server on loopback (see BENCHMARKS.md).
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match cli.command {
+        Command::Serve(args) => {
+            let settings = config::Settings::resolve(cli.config.as_deref(), args)?;
+            runtime.block_on(serve::run(settings))
+        }
+        Command::Bench(args) => runtime.block_on(bench::run(args)),
+    }
+}

@@ -1,0 +1,130 @@
+//! `herald serve`: store, delivery engine, HTTP server, graceful shutdown.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::routing::get;
+use tracing::{info, warn};
+
+use herald_delivery::{DeliveryEngine, EngineConfig, RetryPolicy};
+use herald_mail::{MailTransport, MaildirTransport, SmtpTransport};
+use herald_server::{AppState, RouterOptions};
+use herald_store::Store;
+use herald_store::sqlite::SqliteStore;
+
+use crate::config::Settings;
+
+pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    init_tracing(settings.json_logs);
+    let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .context("cannot install the metrics recorder")?;
+
+    let store = Arc::new(
+        SqliteStore::open(&settings.data_dir)
+            .await
+            .with_context(|| format!("cannot open the store in {}", settings.data_dir.display()))?,
+    );
+    info!(data_dir = %settings.data_dir.display(), "store opened (SQLite, WAL, synchronous=FULL)");
+    if let Some(key) =
+        herald_server::ensure_admin_key(store.as_ref(), settings.api_key.as_deref()).await?
+    {
+        // Printed once, on first start; only its hash is stored.
+        println!(
+            "\n  Herald created an admin API key (shown only this once):\n\n      {key}\n\n  Use it as: Authorization: Bearer {key}\n"
+        );
+    }
+
+    let transport: Arc<dyn MailTransport> = match &settings.smtp_url {
+        Some(url) => {
+            Arc::new(SmtpTransport::from_url(url, settings.smtp_pool).context("invalid SMTP URL")?)
+        }
+        None => {
+            let dir = settings.data_dir.join("outbox").join("email");
+            let t = MaildirTransport::new(&dir).context("cannot create the Maildir outbox")?;
+            info!(maildir = %dir.display(), "no SMTP URL configured: email goes to the local Maildir outbox");
+            Arc::new(t)
+        }
+    };
+    info!(transport = %transport.describe(), "email transport ready");
+
+    let engine = DeliveryEngine::new(
+        store.clone() as Arc<dyn Store>,
+        transport,
+        EngineConfig {
+            concurrency: settings.delivery_concurrency,
+            retry: RetryPolicy {
+                max_attempts: settings.max_attempts,
+                base: Duration::from_secs_f64(settings.retry_base_seconds),
+                ..RetryPolicy::default()
+            },
+            ..EngineConfig::default()
+        },
+    )
+    .start();
+
+    let state = AppState::new(store.clone() as Arc<dyn Store>, Some(engine.waker()));
+    let app = herald_server::router(
+        state,
+        RouterOptions {
+            bench_noop: settings.bench_noop,
+        },
+    )
+    .route(
+        "/metrics",
+        get(move || std::future::ready(prometheus.render())),
+    );
+    let listener = tokio::net::TcpListener::bind(&settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    info!(address = %listener.local_addr()?, "Herald is listening");
+
+    herald_server::serve(listener, app, shutdown_signal()).await?;
+    info!("HTTP server stopped; finishing in-flight sends");
+    engine.shutdown().await;
+    store.close().await;
+    info!("bye");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            warn!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    info!("shutdown requested");
+}
+
+fn init_tracing(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
