@@ -135,14 +135,12 @@ pub fn review(
             "a marketing campaign needs an audience",
         ));
     }
-    if def.high_throughput {
-        if def.category != CampaignCategory::Transactional || def.action.channel != Channel::Email {
-            checks.push(Check::error(
-                "high_throughput_not_allowed",
-                "/highThroughput",
-                "high-throughput mode is for transactional email campaigns only",
-            ));
-        }
+    if def.high_throughput && (def.category != CampaignCategory::Transactional || def.action.channel != Channel::Email) {
+        checks.push(Check::error(
+            "high_throughput_not_allowed",
+            "/highThroughput",
+            "high-throughput mode is for transactional email campaigns only",
+        ));
     }
 
     if let (Some(start), Some(end)) = (def.schedule.start_at, def.schedule.end_at)

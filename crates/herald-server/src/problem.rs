@@ -16,9 +16,21 @@ pub struct ProblemReport {
     pub additional_context: BTreeMap<String, String>,
 }
 
-/// `application/problem+json`.
+/// `application/problem+json`. Boxed so that `Result<T, Problem>` stays
+/// small on the happy path.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Problem {
+#[serde(transparent)]
+pub struct Problem(Box<ProblemBody>);
+
+impl std::ops::Deref for Problem {
+    type Target = ProblemBody;
+    fn deref(&self) -> &ProblemBody {
+        &self.0
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProblemBody {
     #[serde(rename = "type")]
     pub kind: String,
     pub title: String,
@@ -31,7 +43,7 @@ pub struct Problem {
 
 impl Problem {
     pub fn new(status: StatusCode, slug: &str, title: &str, detail: impl Into<String>) -> Problem {
-        Problem {
+        Problem(Box::new(ProblemBody {
             kind: format!("https://herald.dev/problems/{slug}"),
             title: title.to_string(),
             status: status.as_u16(),
@@ -40,16 +52,17 @@ impl Problem {
                 additional_context: BTreeMap::new(),
             },
             errors: Vec::new(),
-        }
+        }))
     }
 
     pub fn with_errors(mut self, errors: Vec<FieldError>) -> Problem {
-        self.errors = errors;
+        self.0.errors = errors;
         self
     }
 
     pub fn with_context(mut self, key: &str, value: impl Into<String>) -> Problem {
-        self.report
+        self.0
+            .report
             .additional_context
             .insert(key.to_string(), value.into());
         self

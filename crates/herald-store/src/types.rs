@@ -46,7 +46,7 @@ pub enum AcceptOutcome {
     /// Stored and durable.
     Created,
     /// The (campaign, requestId) pair was already executed; here it is.
-    Existing(Execution),
+    Existing(Box<Execution>),
 }
 
 #[derive(Debug, Clone, PartialEq)]

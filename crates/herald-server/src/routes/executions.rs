@@ -186,7 +186,7 @@ async fn unitary_inner(state: &AppState, caller: &Caller, body: &[u8]) -> ApiRes
             tracing::info!(execution_id = %execution_id, campaign_id = %req.campaign_id, "execution accepted");
             Ok((StatusCode::ACCEPTED, Json(response_json)).into_response())
         }
-        AcceptOutcome::Existing(prev) => replay(prev, &request_hash).map_err(ctx),
+        AcceptOutcome::Existing(prev) => replay(*prev, &request_hash).map_err(ctx),
     }
 }
 

@@ -183,7 +183,7 @@ async fn accept(conn: &mut SqliteConnection, new: &NewExecution) -> Result<Accep
         .bind(&e.request_id)
         .fetch_one(&mut *conn)
         .await?;
-        return Ok(AcceptOutcome::Existing(row_to_execution(&row)?));
+        return Ok(AcceptOutcome::Existing(Box::new(row_to_execution(&row)?)));
     }
     let now = ms(e.created_at);
     for p in &new.profiles_to_create {
