@@ -38,7 +38,8 @@ impl Default for EngineConfig {
             worker_id: format!("worker-{}", std::process::id()),
             concurrency: 128,
             claim_batch: 256,
-            lease: Duration::from_secs(300),
+            // Longer than the slowest send (the SMTP timeout is 60 s).
+            lease: Duration::from_secs(120),
             idle_poll: Duration::from_millis(500),
             retry: RetryPolicy::default(),
         }
@@ -98,6 +99,11 @@ impl DeliveryEngine {
         let (done_tx, done_rx) = mpsc::channel::<DeliveryOutcome>(me.config.concurrency * 4);
         let recorder = tokio::spawn(record_outcomes(me.store.clone(), done_rx));
         let permits = Arc::new(Semaphore::new(me.config.concurrency));
+        match me.store.release_leases(&me.config.worker_id).await {
+            Ok(0) => {}
+            Ok(n) => info!(count = n, "took back messages this worker was sending when it last stopped"),
+            Err(e) => warn!(error = %e, "could not release old leases; they will expire"),
+        }
         info!(worker = %me.config.worker_id, transport = %me.email.describe(), "delivery engine started");
         loop {
             if *stop.borrow() {

@@ -2,6 +2,7 @@
 //! write in this process invalidates its entry.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use herald_domain::campaign::{Campaign, CampaignVersion};
@@ -13,8 +14,13 @@ pub struct LiveCampaign {
     pub version: Option<CampaignVersion>,
 }
 
+/// `generation` moves on every invalidation, so a load that raced with a
+/// write does not put the stale campaign back into the cache.
 #[derive(Default)]
-pub struct CampaignCache(RwLock<HashMap<(String, String), Arc<LiveCampaign>>>);
+pub struct CampaignCache {
+    entries: RwLock<HashMap<(String, String), Arc<LiveCampaign>>>,
+    generation: AtomicU64,
+}
 
 impl CampaignCache {
     pub async fn get(
@@ -24,9 +30,10 @@ impl CampaignCache {
         id: &str,
     ) -> Result<Option<Arc<LiveCampaign>>, StoreError> {
         let key = (sandbox.to_string(), id.to_string());
-        if let Some(hit) = self.0.read().ok().and_then(|m| m.get(&key).cloned()) {
+        if let Some(hit) = self.entries.read().ok().and_then(|m| m.get(&key).cloned()) {
             return Ok(Some(hit));
         }
+        let generation = self.generation.load(Ordering::Acquire);
         let Some(campaign) = store.get_campaign(sandbox, id).await? else {
             return Ok(None);
         };
@@ -35,14 +42,17 @@ impl CampaignCache {
             None => None,
         };
         let live = Arc::new(LiveCampaign { campaign, version });
-        if let Ok(mut m) = self.0.write() {
+        if let Ok(mut m) = self.entries.write()
+            && self.generation.load(Ordering::Acquire) == generation
+        {
             m.insert(key, live.clone());
         }
         Ok(Some(live))
     }
 
     pub fn invalidate(&self, sandbox: &str, id: &str) {
-        if let Ok(mut m) = self.0.write() {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        if let Ok(mut m) = self.entries.write() {
             m.remove(&(sandbox.to_string(), id.to_string()));
         }
     }

@@ -109,6 +109,10 @@ pub trait Store: Send + Sync + 'static {
     /// Records delivery results; only results whose lease is still held by
     /// their worker are applied.
     async fn complete_messages(&self, outcomes: Vec<DeliveryOutcome>) -> Result<()>;
+    /// Gives back every lease `worker` holds: called when a worker starts
+    /// again under the same identity after a crash, so its messages need not
+    /// wait for their leases to run out.
+    async fn release_leases(&self, worker: &str) -> Result<u64>;
     /// When the next queued message becomes due (the worker sleeps until then).
     async fn next_due_at(&self) -> Result<Option<DateTime<Utc>>>;
 }

@@ -49,10 +49,12 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     };
     info!(transport = %transport.describe(), "email transport ready");
 
+    let worker_id = node_id(&settings.data_dir)?;
     let engine = DeliveryEngine::new(
         store.clone() as Arc<dyn Store>,
         transport,
         EngineConfig {
+            worker_id,
             concurrency: settings.delivery_concurrency,
             retry: RetryPolicy {
                 max_attempts: settings.max_attempts,
@@ -86,6 +88,20 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     store.close().await;
     info!("bye");
     Ok(())
+}
+
+/// This node's identity, kept in the data directory so that after a crash
+/// the restarted node recognizes the leases it held.
+fn node_id(data_dir: &std::path::Path) -> anyhow::Result<String> {
+    let path = data_dir.join("node-id");
+    match std::fs::read_to_string(&path) {
+        Ok(id) if !id.trim().is_empty() => Ok(id.trim().to_string()),
+        _ => {
+            let id = format!("node-{}", uuid::Uuid::new_v4().simple());
+            std::fs::write(&path, &id).with_context(|| format!("cannot write {}", path.display()))?;
+            Ok(id)
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -237,6 +237,16 @@ impl Store for SqliteStore {
         self.submit(|reply| Command::Complete(outcomes, reply))
             .await
     }
+    async fn release_leases(&self, worker: &str) -> Result<u64> {
+        let done = sqlx::query(
+            "UPDATE messages SET status = 'queued', lease_owner = NULL, lease_until = NULL
+             WHERE status = 'sending' AND lease_owner = ?1",
+        )
+        .bind(worker)
+        .execute(&mut *self.writer.lock().await)
+        .await?;
+        Ok(done.rows_affected())
+    }
     async fn next_due_at(&self) -> Result<Option<DateTime<Utc>>> {
         messages::next_due_at(&self.read).await
     }
