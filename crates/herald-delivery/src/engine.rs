@@ -101,7 +101,10 @@ impl DeliveryEngine {
         let permits = Arc::new(Semaphore::new(me.config.concurrency));
         match me.store.release_leases(&me.config.worker_id).await {
             Ok(0) => {}
-            Ok(n) => info!(count = n, "took back messages this worker was sending when it last stopped"),
+            Ok(n) => info!(
+                count = n,
+                "took back messages this worker was sending when it last stopped"
+            ),
             Err(e) => warn!(error = %e, "could not release old leases; they will expire"),
         }
         info!(worker = %me.config.worker_id, transport = %me.email.describe(), "delivery engine started");

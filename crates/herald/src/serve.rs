@@ -98,7 +98,8 @@ fn node_id(data_dir: &std::path::Path) -> anyhow::Result<String> {
         Ok(id) if !id.trim().is_empty() => Ok(id.trim().to_string()),
         _ => {
             let id = format!("node-{}", uuid::Uuid::new_v4().simple());
-            std::fs::write(&path, &id).with_context(|| format!("cannot write {}", path.display()))?;
+            std::fs::write(&path, &id)
+                .with_context(|| format!("cannot write {}", path.display()))?;
             Ok(id)
         }
     }

@@ -116,11 +116,14 @@ async fn unitary_inner(state: &AppState, caller: &Caller, body: &[u8]) -> ApiRes
     }
     let request_hash = canonical_hash(&raw);
 
-    // Idempotency fast path; the store enforces it again atomically.
-    if let Some(prev) = state
-        .store
-        .find_execution_by_request(&caller.sandbox, &req.campaign_id, &req.request_id)
-        .await?
+    // Idempotency fast path before the profile lookups a replay would
+    // repeat; the store enforces idempotency again, atomically, on accept.
+    let has_lookups = req.recipients.iter().any(|r| r.kind == RecipientType::Aep);
+    if has_lookups
+        && let Some(prev) = state
+            .store
+            .find_execution_by_request(&caller.sandbox, &req.campaign_id, &req.request_id)
+            .await?
     {
         return replay(prev, &request_hash).map_err(ctx);
     }
