@@ -135,7 +135,9 @@ pub fn review(
             "a marketing campaign needs an audience",
         ));
     }
-    if def.high_throughput && (def.category != CampaignCategory::Transactional || def.action.channel != Channel::Email) {
+    if def.high_throughput
+        && (def.category != CampaignCategory::Transactional || def.action.channel != Channel::Email)
+    {
         checks.push(Check::error(
             "high_throughput_not_allowed",
             "/highThroughput",

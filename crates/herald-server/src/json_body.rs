@@ -2,6 +2,7 @@
 //! wrong type or a missing field all become a 400 problem with a pointer.
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
@@ -22,27 +23,54 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = Problem;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            let status = e.status();
-            if status == StatusCode::PAYLOAD_TOO_LARGE {
-                Problem::new(
-                    status,
-                    "payload-too-large",
-                    "Payload too large",
-                    e.body_text(),
-                )
-            } else {
-                Problem::new(
-                    StatusCode::BAD_REQUEST,
-                    "unreadable-body",
-                    "The body could not be read",
-                    e.body_text(),
-                )
-            }
-        })?;
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(body_rejection)?;
         let raw = parse_value(&bytes)?;
         let value = from_value(raw.clone())?;
         Ok(JsonBody { value, raw })
+    }
+}
+
+/// Answers 413 from the headers alone when the announced body is over the
+/// limit: no need to read (or make the client send) megabytes to refuse them.
+pub async fn reject_oversized(
+    req: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let announced = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > crate::MAX_BODY_BYTES as u64) {
+        return too_large().into_response();
+    }
+    next.run(req).await
+}
+
+fn too_large() -> Problem {
+    Problem::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload-too-large",
+        "Payload too large",
+        format!("the body is larger than {} bytes", crate::MAX_BODY_BYTES),
+    )
+}
+
+/// A body that could not be read (too large, broken stream) as problem JSON.
+pub fn body_rejection(e: BytesRejection) -> Problem {
+    let status = e.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        too_large()
+    } else {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "unreadable-body",
+            "The body could not be read",
+            e.body_text(),
+        )
     }
 }
 
@@ -89,14 +117,9 @@ pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, Problem> {
             .and_then(|m| m.split('`').next())
         {
             ("required", format!("{pointer}/{}", pointer_token(field)))
-        } else if let Some(field) = message
-            .strip_prefix("unknown field `")
-            .and_then(|m| m.split('`').next())
-        {
-            (
-                "unknown_field",
-                format!("{pointer}/{}", pointer_token(field)),
-            )
+        } else if message.starts_with("unknown field `") {
+            // The path already ends at the unknown key.
+            ("unknown_field", pointer)
         } else {
             ("invalid_value", pointer)
         };

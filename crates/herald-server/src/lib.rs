@@ -78,8 +78,10 @@ pub fn router(state: AppState, options: RouterOptions) -> Router {
         app = app.route("/_bench/noop", axum::routing::post(routes::health::noop));
     }
     app.fallback(routes::health::not_found)
+        .method_not_allowed_fallback(routes::health::method_not_allowed)
         .with_state(state)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(json_body::reject_oversized))
         .layer(CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(problem::Problem::internal("handler panicked"))
         }))

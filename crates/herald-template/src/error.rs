@@ -22,7 +22,8 @@ impl fmt::Display for TemplateError {
 
 impl std::error::Error for TemplateError {}
 
-/// Why a render failed. Missing values are *not* errors (they render empty).
+/// Why a render failed. Missing values are *not* errors (they render empty) unless the
+/// render asked for [`crate::MissingValues::Fail`].
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum RenderError {
     #[error("output exceeds the limit of {limit} bytes")]
@@ -41,6 +42,9 @@ pub enum RenderError {
     UnknownPartial { name: String },
     #[error("fragments are not supported yet (fragment `{id}`)")]
     FragmentUnsupported { id: String },
+    /// `missingValues: fail` (Decision 3): an output read a missing or null value.
+    #[error("missing value: `{path}`")]
+    MissingValue { path: String },
 }
 
 /// Byte offset → (line, column), both 1-based, column counted in characters.

@@ -8,6 +8,7 @@
 //! with [`expr`] for expressions → [`ast`] (immutable, shared via `Arc`) → [`render`].
 
 mod ast;
+mod datetime;
 mod error;
 mod escape;
 mod expr;
@@ -54,6 +55,28 @@ impl Default for Limits {
             max_depth: 64,
         }
     }
+}
+
+/// What a missing or null value does in an output (Decision 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MissingValues {
+    /// Renders as the empty string (the default).
+    #[default]
+    Empty,
+    /// `missingValues: "fail"`: reading a missing or null value in an output tag (or
+    /// as an argument a function needs) is [`RenderError::MissingValue`]. `?:`,
+    /// `isNull`/`isNotNull` and conditions never fail.
+    Fail,
+}
+
+/// Everything a render can be told besides the data and the output mode.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RenderOptions {
+    pub limits: Limits,
+    /// The clock for `getCurrentZonedDateTime`, `currentTimeInMillis`, `age…`; `None`
+    /// reads the system clock once at the start of the render.
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
+    pub missing_values: MissingValues,
 }
 
 /// A compiled template: immutable, `Send + Sync`, cheap to clone.
@@ -122,7 +145,38 @@ impl Template {
         mode: OutputMode,
         limits: &Limits,
     ) -> Result<String, RenderError> {
+        self.render_inner(data, mode, limits, None, MissingValues::Empty)
+    }
+
+    /// Renders with explicit options: limits, an injected clock, missing-value policy.
+    pub fn render_with_options(
+        &self,
+        data: &Value,
+        mode: OutputMode,
+        options: &RenderOptions,
+    ) -> Result<String, RenderError> {
+        self.render_inner(
+            data,
+            mode,
+            &options.limits,
+            options.now,
+            options.missing_values,
+        )
+    }
+
+    fn render_inner(
+        &self,
+        data: &Value,
+        mode: OutputMode,
+        limits: &Limits,
+        now: Option<chrono::DateTime<chrono::Utc>>,
+        missing: MissingValues,
+    ) -> Result<String, RenderError> {
         let mut r = render::Renderer {
+            ctx: functions::Ctx {
+                now: now.unwrap_or_else(chrono::Utc::now),
+            },
+            fail_missing: missing == MissingValues::Fail,
             mode,
             limits,
             out: String::new(),

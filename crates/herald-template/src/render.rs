@@ -56,6 +56,9 @@ pub(crate) struct Renderer<'t> {
     pub partials: &'t HashMap<String, Body>,
     pub source: &'t str,
     pub root: &'t Value,
+    pub ctx: crate::functions::Ctx,
+    /// `missingValues: fail`: a missing/null value read by an output tag is an error.
+    pub fail_missing: bool,
 }
 
 impl<'t> Renderer<'t> {
@@ -118,7 +121,7 @@ impl<'t> Renderer<'t> {
                 self.check_output()
             }
             Node::Output { expr, escape } => {
-                let v = self.eval(expr, scope)?;
+                let v = self.eval_strict(expr, scope, self.fail_missing)?;
                 if *escape && self.mode == OutputMode::Html {
                     escape_html_into(&to_text(&v), &mut self.out);
                 } else {
@@ -275,6 +278,19 @@ impl<'t> Renderer<'t> {
     }
 
     pub fn eval<'s>(&self, e: &Expr, scope: &'s Scope<'s>) -> Result<Cow<'s, Value>, RenderError> {
+        self.eval_strict(e, scope, false)
+    }
+
+    /// With `strict`, a path that is missing or null is [`RenderError::MissingValue`]
+    /// (`missingValues: fail`). Strictness flows into operands that need a value
+    /// (arithmetic, concatenation, function arguments) but not into the left of `?:`,
+    /// comparisons, logic, or functions that handle nulls themselves (`isNull`…).
+    fn eval_strict<'s>(
+        &self,
+        e: &Expr,
+        scope: &'s Scope<'s>,
+        strict: bool,
+    ) -> Result<Cow<'s, Value>, RenderError> {
         Ok(match e {
             Expr::Literal(v) => Cow::Owned(v.clone()),
             Expr::Array(items) => {
@@ -284,13 +300,25 @@ impl<'t> Renderer<'t> {
                 }
                 Cow::Owned(Value::Array(out))
             }
-            Expr::Path(p) => self.lookup(p, scope).unwrap_or(Cow::Owned(Value::Null)),
+            Expr::Path(p) => {
+                let v = self.lookup(p, scope).unwrap_or(Cow::Owned(Value::Null));
+                if strict && v.is_null() {
+                    return Err(RenderError::MissingValue { path: path_text(p) });
+                }
+                v
+            }
             Expr::Member { target, segments } => {
-                let t = self.eval(target, scope)?;
-                Cow::Owned(descend(&t, segments).map_or(Value::Null, Cow::into_owned))
+                let t = self.eval_strict(target, scope, strict)?;
+                let v = descend(&t, segments).map_or(Value::Null, Cow::into_owned);
+                if strict && v.is_null() {
+                    return Err(RenderError::MissingValue {
+                        path: format!("(…).{}", segments.join(".")),
+                    });
+                }
+                Cow::Owned(v)
             }
             Expr::Unary { op, operand } => {
-                let v = self.eval(operand, scope)?;
+                let v = self.eval_strict(operand, scope, strict && *op == UnaryOp::Neg)?;
                 Cow::Owned(match op {
                     UnaryOp::Not => Value::Bool(!truthy(&v)),
                     UnaryOp::Neg => arith(Arith::Sub, &Value::from(0), &v).unwrap_or(Value::Null),
@@ -301,17 +329,53 @@ impl<'t> Renderer<'t> {
                 left,
                 right,
                 offset,
-            } => Cow::Owned(self.binary(*op, left, right, *offset, scope)?),
+            } => Cow::Owned(self.binary(*op, left, right, *offset, scope, strict)?),
             Expr::Call { func, args, offset } => {
+                let strict = strict && !func.null_ok;
                 let mut vals = Vec::with_capacity(args.len());
-                for a in args {
-                    vals.push(self.eval(a, scope)?.into_owned());
+                for (i, a) in args.iter().enumerate() {
+                    if func.per_item && i == 1 {
+                        vals.push(self.per_item(a, vals.first(), scope)?);
+                    } else {
+                        vals.push(self.eval_strict(a, scope, strict)?.into_owned());
+                    }
                 }
-                let v = (func.call)(&vals)
+                let v = func
+                    .invoke(&self.ctx, &vals)
                     .map_err(|m| self.eval_error(*offset, format!("{}: {m}", func.name)))?;
                 Cow::Owned(v)
             }
         })
+    }
+
+    /// The field of `topN(list, field, n)` evaluated on each item: a bare path reads
+    /// from the item only (a string literal names such a path); anything else is
+    /// evaluated with the item as the innermost context.
+    fn per_item(
+        &self,
+        field: &Expr,
+        list: Option<&Value>,
+        scope: &Scope<'_>,
+    ) -> Result<Value, RenderError> {
+        let Some(Value::Array(items)) = list else {
+            return Ok(Value::Array(Vec::new()));
+        };
+        let mut keys = Vec::with_capacity(items.len());
+        for item in items {
+            let key = match field {
+                Expr::Path(Path {
+                    base: PathBase::Auto,
+                    segments,
+                }) => descend(item, segments).map_or(Value::Null, Cow::into_owned),
+                Expr::Literal(Value::String(s)) => {
+                    let segs: Vec<String> = s.split('.').map(str::to_string).collect();
+                    descend(item, &segs).map_or(Value::Null, Cow::into_owned)
+                }
+                other => self.eval(other, &scope.child(item))?.into_owned(),
+            };
+            keys.push(key);
+        }
+        Ok(Value::Array(keys))
     }
 
     fn binary(
@@ -321,8 +385,16 @@ impl<'t> Renderer<'t> {
         r: &Expr,
         offset: usize,
         scope: &Scope<'_>,
+        strict: bool,
     ) -> Result<Value, RenderError> {
-        let lv = self.eval(l, scope)?;
+        // Only arithmetic and concatenation need values; `?:`, comparisons and logic
+        // are null-tolerant by design.
+        let needs = strict
+            && matches!(
+                op,
+                BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem
+            );
+        let lv = self.eval_strict(l, scope, needs)?;
         // Short-circuit forms first.
         match op {
             BinaryOp::And => return Ok(Value::Bool(truthy(&lv) && truthy(&*self.eval(r, scope)?))),
@@ -331,14 +403,14 @@ impl<'t> Renderer<'t> {
                 let empty =
                     matches!(&*lv, Value::Null) || matches!(&*lv, Value::String(s) if s.is_empty());
                 return Ok(if empty {
-                    self.eval(r, scope)?.into_owned()
+                    self.eval_strict(r, scope, strict)?.into_owned()
                 } else {
                     lv.into_owned()
                 });
             }
             _ => {}
         }
-        let rv = self.eval(r, scope)?;
+        let rv = self.eval_strict(r, scope, needs)?;
         let (a, b) = (&*lv, &*rv);
         let cmp = |want: &[Ordering]| Value::Bool(compare(a, b).is_some_and(|o| want.contains(&o)));
         let arithmetic = |k: Arith| arith(k, a, b).map_err(|m| self.eval_error(offset, m));
@@ -430,6 +502,31 @@ impl<'t> Renderer<'t> {
                     s = sc.parent;
                 }
                 None
+            }
+        }
+    }
+}
+
+/// A path as written: `profile.name`, `this.x`, `../x`, `@root.x`, `@index`.
+fn path_text(p: &Path) -> String {
+    let segs = p.segments.join(".");
+    match &p.base {
+        PathBase::Auto => segs,
+        PathBase::Root => format!("@root.{segs}"),
+        PathBase::Parent(0) if segs.is_empty() => "this".into(),
+        PathBase::Parent(0) => format!("this.{segs}"),
+        PathBase::Parent(n) => format!("{}{segs}", "../".repeat(*n)),
+        PathBase::Data(d) => {
+            let name = match d {
+                DataVar::Index => "@index",
+                DataVar::First => "@first",
+                DataVar::Last => "@last",
+                DataVar::Key => "@key",
+            };
+            if segs.is_empty() {
+                name.into()
+            } else {
+                format!("{name}.{segs}")
             }
         }
     }

@@ -40,7 +40,10 @@ pub(crate) fn write_text(v: &Value, out: &mut String) {
                 write_text(item, out);
             }
         }
-        Value::Object(_) => out.push_str(&v.to_string()),
+        Value::Object(_) => match crate::datetime::Dt::from_value(v) {
+            Some(d) => out.push_str(&d.iso()),
+            None => out.push_str(&v.to_string()),
+        },
     }
 }
 
@@ -72,6 +75,13 @@ pub(crate) fn compare(a: &Value, b: &Value) -> Option<Ordering> {
         },
         (Value::String(x), Value::String(y)) => Some(x.cmp(y)),
         (Value::Bool(x), Value::Bool(y)) => Some(x.cmp(y)),
+        (Value::Object(_), Value::Object(_)) => {
+            let (x, y) = (
+                crate::datetime::Dt::from_value(a)?,
+                crate::datetime::Dt::from_value(b)?,
+            );
+            Some(x.instant.cmp(&y.instant))
+        }
         _ => None,
     }
 }

@@ -188,6 +188,20 @@ impl Collector<'_> {
                 self.expr(right);
                 None
             }
+            Expr::Call { func, args, .. } if func.per_item => {
+                // `topN(orders, price, 3)`: `price` is read from each item.
+                let list = args.first().and_then(|a| self.expr(a));
+                if let (Some(list), Some(Expr::Path(p))) = (list, args.get(1))
+                    && p.base == PathBase::Auto
+                    && !list.is_empty()
+                {
+                    self.out.insert(join(&list, &p.segments));
+                }
+                args.iter().skip(2).for_each(|a| {
+                    self.expr(a);
+                });
+                None
+            }
             Expr::Call { args, .. } => {
                 args.iter().for_each(|a| {
                     self.expr(a);

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -10,7 +11,7 @@ use axum::{Extension, Json};
 use chrono::Utc;
 use serde_json::{Value, json};
 
-use herald_domain::campaign::{CampaignCategory, CampaignStatus, WindowPosition};
+use herald_domain::campaign::{CampaignCategory, CampaignStatus, CampaignVersion, WindowPosition};
 use herald_domain::execution::{
     Execution, ExecutionResponse, MAX_CONTEXT_BYTES, RecipientResult, RecipientType,
     UnitaryRequest, plan_unitary,
@@ -22,6 +23,7 @@ use herald_store::{AcceptOutcome, NewExecution};
 
 use crate::AppState;
 use crate::auth::{Caller, SCOPE_EXECUTE, SCOPE_MANAGE};
+use crate::campaign_cache::LiveCampaign;
 use crate::json_body::{from_value, parse_value};
 use crate::problem::{ApiResult, Problem};
 
@@ -35,8 +37,12 @@ use crate::problem::{ApiResult, Problem};
 pub async fn unitary(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => return crate::json_body::body_rejection(e).into_response(),
+    };
     match unitary_inner(&state, &caller, &body).await {
         Ok(r) => r,
         Err(p) => p.into_response(),
@@ -72,49 +78,23 @@ async fn unitary_inner(state: &AppState, caller: &Caller, body: &[u8]) -> ApiRes
         .await?
         .ok_or_else(|| ctx(Problem::not_found("campaign", &req.campaign_id)))?;
     let now = Utc::now();
-    let Some(version) = live.version.as_ref().filter(|_| {
-        matches!(
-            live.campaign.status,
-            CampaignStatus::Live | CampaignStatus::Scheduled
-        )
-    }) else {
-        return Err(ctx(Problem::conflict(
-            "campaign-not-live",
-            format!(
-                "campaign is {}; only a live campaign can be executed",
-                live.campaign.status.as_str()
-            ),
-        )));
+    let request_hash = canonical_hash(&raw);
+    let version = match executable_version(&live, now) {
+        Ok(v) => v,
+        Err(problem) => {
+            // A retry of a call that was accepted before the campaign
+            // stopped (or its window closed) still gets its first answer.
+            if let Some(prev) = state
+                .store
+                .find_execution_by_request(&caller.sandbox, &req.campaign_id, &req.request_id)
+                .await?
+            {
+                return replay(prev, &request_hash).map_err(ctx);
+            }
+            return Err(ctx(problem));
+        }
     };
     let def = &version.definition;
-    match def.schedule.position(now) {
-        WindowPosition::Inside => {}
-        WindowPosition::Before => {
-            return Err(ctx(Problem::conflict(
-                "outside-schedule",
-                format!(
-                    "campaign is scheduled and has not started: its window is {}",
-                    def.schedule.describe()
-                ),
-            )));
-        }
-        WindowPosition::After => {
-            return Err(ctx(Problem::conflict(
-                "outside-schedule",
-                format!(
-                    "campaign is completed: its window was {}",
-                    def.schedule.describe()
-                ),
-            )));
-        }
-    }
-    if def.category != CampaignCategory::Transactional {
-        return Err(ctx(Problem::conflict(
-            "wrong-campaign-kind",
-            "this is a marketing campaign: fire it at its audience with POST /ajo/im/executions/audience",
-        )));
-    }
-    let request_hash = canonical_hash(&raw);
 
     // Idempotency fast path before the profile lookups a replay would
     // repeat; the store enforces idempotency again, atomically, on accept.
@@ -191,6 +171,56 @@ async fn unitary_inner(state: &AppState, caller: &Caller, body: &[u8]) -> ApiRes
         }
         AcceptOutcome::Existing(prev) => replay(*prev, &request_hash).map_err(ctx),
     }
+}
+
+/// The version that serves this call, or why none does.
+fn executable_version(
+    live: &LiveCampaign,
+    now: chrono::DateTime<Utc>,
+) -> Result<&CampaignVersion, Problem> {
+    let Some(version) = live.version.as_ref().filter(|_| {
+        matches!(
+            live.campaign.status,
+            CampaignStatus::Live | CampaignStatus::Scheduled
+        )
+    }) else {
+        return Err(Problem::conflict(
+            "campaign-not-live",
+            format!(
+                "campaign is {}; only a live campaign can be executed",
+                live.campaign.status.as_str()
+            ),
+        ));
+    };
+    let def = &version.definition;
+    match def.schedule.position(now) {
+        WindowPosition::Inside => {}
+        WindowPosition::Before => {
+            return Err(Problem::conflict(
+                "outside-schedule",
+                format!(
+                    "campaign is scheduled and has not started: its window is {}",
+                    def.schedule.describe()
+                ),
+            ));
+        }
+        WindowPosition::After => {
+            return Err(Problem::conflict(
+                "outside-schedule",
+                format!(
+                    "campaign is completed: its window was {}",
+                    def.schedule.describe()
+                ),
+            ));
+        }
+    }
+    if def.category != CampaignCategory::Transactional {
+        return Err(Problem::conflict(
+            "wrong-campaign-kind",
+            "this is a marketing campaign: fire it at its audience with POST /ajo/im/executions/audience",
+        ));
+    }
+    Ok(version)
 }
 
 /// A repeat of (campaign, requestId): the first answer again, or a 409 when

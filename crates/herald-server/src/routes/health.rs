@@ -36,3 +36,12 @@ pub async fn not_found(uri: Uri) -> Problem {
         format!("no route for {}", uri.path()),
     )
 }
+
+pub async fn method_not_allowed(method: axum::http::Method, uri: Uri) -> Problem {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "Method not allowed",
+        format!("{method} is not allowed on {}", uri.path()),
+    )
+}

@@ -146,6 +146,111 @@ pub(super) fn values(args: &[Value]) -> Result<Value, String> {
     })
 }
 
+/// Number of null elements (Decision 7).
+pub(super) fn count_only_null(args: &[Value]) -> Result<Value, String> {
+    Ok(Value::from(match arg(args, 0) {
+        Value::Array(a) => a.iter().filter(|v| v.is_null()).count(),
+        _ => 0,
+    }))
+}
+
+/// Number of elements, nulls included.
+pub(super) fn count_with_null(args: &[Value]) -> Result<Value, String> {
+    Ok(Value::from(match arg(args, 0) {
+        Value::Array(a) => a.len(),
+        Value::Null => 0,
+        _ => 1,
+    }))
+}
+
+/// Number of distinct elements, null counting as one value.
+pub(super) fn distinct_count_with_null(args: &[Value]) -> Result<Value, String> {
+    let list = match arg(args, 0) {
+        Value::Array(a) => a.iter().collect(),
+        Value::Null => Vec::new(),
+        other => vec![other],
+    };
+    let mut seen: Vec<&Value> = Vec::new();
+    for v in list {
+        if !seen.iter().any(|o| equals(o, v)) {
+            seen.push(v);
+        }
+    }
+    Ok(Value::from(seen.len()))
+}
+
+/// `topN`/`bottomN`: the renderer passes `(list, keys, n)` where `keys[i]` is the field
+/// evaluated on `list[i]`. Items whose key is null or not comparable go last; ties keep
+/// their order.
+fn ranked(args: &[Value], descending: bool) -> Result<Value, String> {
+    let Value::Array(list) = arg(args, 0) else {
+        return Ok(Value::Array(Vec::new()));
+    };
+    let keys: &[Value] = match arg(args, 1) {
+        Value::Array(k) => k,
+        _ => &[],
+    };
+    let n = arg(args, 2)
+        .as_f64()
+        .map_or(0, |f| f.max(0.0).min(list.len() as f64) as usize);
+    let mut idx: Vec<usize> = (0..list.len()).collect();
+    let key = |i: usize| keys.get(i).filter(|k| !k.is_null());
+    idx.sort_by(|&a, &b| match (key(a), key(b)) {
+        (Some(x), Some(y)) => {
+            let o = compare(x, y).unwrap_or(std::cmp::Ordering::Equal);
+            if descending { o.reverse() } else { o }
+        }
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => std::cmp::Ordering::Equal,
+    });
+    Ok(Value::Array(
+        idx.into_iter().take(n).map(|i| list[i].clone()).collect(),
+    ))
+}
+
+/// The n highest by the field, descending (Decision 7).
+pub(super) fn top_n(args: &[Value]) -> Result<Value, String> {
+    ranked(args, true)
+}
+
+/// The n lowest by the field, ascending (Decision 7).
+pub(super) fn bottom_n(args: &[Value]) -> Result<Value, String> {
+    ranked(args, false)
+}
+
+fn contains_all(big: &Value, small: &Value) -> bool {
+    let big = items(big);
+    items(small)
+        .into_iter()
+        .all(|v| big.iter().any(|b| equals(b, v)))
+}
+
+/// True when the two lists share at least one element.
+pub(super) fn intersects(args: &[Value]) -> Result<Value, String> {
+    let b = items(arg(args, 1));
+    Ok(Value::Bool(
+        items(arg(args, 0))
+            .into_iter()
+            .any(|v| b.iter().any(|x| equals(x, v))),
+    ))
+}
+
+/// Every element of the first list is in the second (the empty list is a subset).
+pub(super) fn subset_of(args: &[Value]) -> Result<Value, String> {
+    if arg(args, 0).is_null() || arg(args, 1).is_null() {
+        return Ok(Value::Bool(false));
+    }
+    Ok(Value::Bool(contains_all(arg(args, 1), arg(args, 0))))
+}
+
+pub(super) fn superset_of(args: &[Value]) -> Result<Value, String> {
+    if arg(args, 0).is_null() || arg(args, 1).is_null() {
+        return Ok(Value::Bool(false));
+    }
+    Ok(Value::Bool(contains_all(arg(args, 0), arg(args, 1))))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

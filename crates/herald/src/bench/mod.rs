@@ -1,0 +1,40 @@
+//! `herald bench`: measures a real `herald serve` child process on loopback.
+//!
+//! - `herald bench http`: accepted unitary triggers per second (closed loop)
+//!   and latency at a fixed open-loop rate, each next to the in-run baseline
+//!   `POST /_bench/noop` on the same server.
+//! - `herald bench smtp`: emails per second through SMTP into postfix's
+//!   `smtp-sink`, next to `smtp-source`'s raw rate against the same sink.
+//!
+//! See BENCHMARKS.md for the method and the numbers.
+
+mod api;
+mod http;
+mod load;
+mod output;
+mod server;
+mod sink;
+mod smtp;
+
+use clap::{Args, Subcommand};
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub command: BenchCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// HTTP acceptance: unitary triggers vs the no-op baseline.
+    Http(http::HttpArgs),
+    /// SMTP delivery: Herald into smtp-sink vs smtp-source into smtp-sink.
+    Smtp(smtp::SmtpArgs),
+}
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    match args.command {
+        BenchCommand::Http(a) => http::run(a).await,
+        BenchCommand::Smtp(a) => smtp::run(a).await,
+    }
+}
