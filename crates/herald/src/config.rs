@@ -37,6 +37,10 @@ pub struct ServeArgs {
     /// Log format: text or json.
     #[arg(long, env = "HERALD_LOG_FORMAT")]
     pub log_format: Option<String>,
+    /// Run as an API-only node: accept and store, but leave delivery to
+    /// other nodes working on the same store.
+    #[arg(long, env = "HERALD_NO_DELIVERY")]
+    pub no_delivery: bool,
     /// Mount POST /_bench/noop (the benchmark's baseline handler).
     #[arg(long, env = "HERALD_BENCH_NOOP", hide = true)]
     pub bench_noop: bool,
@@ -69,6 +73,7 @@ pub struct Settings {
     pub max_attempts: i64,
     pub json_logs: bool,
     pub bench_noop: bool,
+    pub no_delivery: bool,
 }
 
 impl Settings {
@@ -110,6 +115,7 @@ impl Settings {
             max_attempts: args.max_attempts.or(file.max_attempts).unwrap_or(8),
             json_logs,
             bench_noop: args.bench_noop,
+            no_delivery: args.no_delivery,
         };
         if settings.delivery_concurrency == 0 {
             anyhow::bail!("delivery_concurrency must be at least 1");

@@ -49,24 +49,34 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     };
     info!(transport = %transport.describe(), "email transport ready");
 
-    let worker_id = node_id(&settings.data_dir)?;
-    let engine = DeliveryEngine::new(
-        store.clone() as Arc<dyn Store>,
-        transport,
-        EngineConfig {
-            worker_id,
-            concurrency: settings.delivery_concurrency,
-            retry: RetryPolicy {
-                max_attempts: settings.max_attempts,
-                base: Duration::from_secs_f64(settings.retry_base_seconds),
-                ..RetryPolicy::default()
-            },
-            ..EngineConfig::default()
-        },
-    )
-    .start();
+    let engine = if settings.no_delivery {
+        info!("API-only node (--no-delivery): messages are stored for other nodes to deliver");
+        None
+    } else {
+        let worker_id = node_id(&settings.data_dir)?;
+        Some(
+            DeliveryEngine::new(
+                store.clone() as Arc<dyn Store>,
+                transport,
+                EngineConfig {
+                    worker_id,
+                    concurrency: settings.delivery_concurrency,
+                    retry: RetryPolicy {
+                        max_attempts: settings.max_attempts,
+                        base: Duration::from_secs_f64(settings.retry_base_seconds),
+                        ..RetryPolicy::default()
+                    },
+                    ..EngineConfig::default()
+                },
+            )
+            .start(),
+        )
+    };
 
-    let state = AppState::new(store.clone() as Arc<dyn Store>, Some(engine.waker()));
+    let state = AppState::new(
+        store.clone() as Arc<dyn Store>,
+        engine.as_ref().map(|e| e.waker()),
+    );
     let app = herald_server::router(
         state,
         RouterOptions {
@@ -84,7 +94,9 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
 
     herald_server::serve(listener, app, shutdown_signal()).await?;
     info!("HTTP server stopped; finishing in-flight sends");
-    engine.shutdown().await;
+    if let Some(engine) = engine {
+        engine.shutdown().await;
+    }
     store.close().await;
     info!("bye");
     Ok(())

@@ -166,7 +166,7 @@ async fn unitary_inner(state: &AppState, caller: &Caller, body: &[u8]) -> ApiRes
         AcceptOutcome::Created => {
             state.wake_delivery();
             metrics::counter!("herald_executions_accepted_total", "kind" => "unitary").increment(1);
-            tracing::info!(execution_id = %execution_id, campaign_id = %req.campaign_id, "execution accepted");
+            tracing::debug!(execution_id = %execution_id, campaign_id = %req.campaign_id, "execution accepted");
             Ok((StatusCode::ACCEPTED, Json(response_json)).into_response())
         }
         AcceptOutcome::Existing(prev) => replay(*prev, &request_hash).map_err(ctx),

@@ -61,8 +61,16 @@ impl SqliteStore {
             .pragma("temp_store", "memory")
             .statement_cache_capacity(256)
             .disable_statement_logging();
-        let mut conn = base.clone().create_if_missing(true).connect().await?;
+        // Checkpoints run beside the writer (see `checkpoints`), not inside
+        // the commits that answer callers.
+        let mut conn = base
+            .clone()
+            .create_if_missing(true)
+            .pragma("wal_autocheckpoint", "0")
+            .connect()
+            .await?;
         sqlx::migrate!("./migrations/sqlite").run(&mut conn).await?;
+        let checkpointer = base.clone().connect().await?;
         let read = SqlitePoolOptions::new()
             .max_connections(8)
             .min_connections(1)
@@ -71,6 +79,7 @@ impl SqliteStore {
         let writer = Arc::new(Mutex::new(conn));
         let (tx, rx) = mpsc::channel(8192);
         tokio::spawn(writer::run(writer.clone(), rx));
+        tokio::spawn(checkpoints(checkpointer));
         Ok(SqliteStore {
             writer,
             commands: tx,
@@ -98,6 +107,23 @@ impl SqliteStore {
             .execute(&mut *conn)
             .await;
         let _ = conn.ping().await;
+    }
+}
+
+/// Copies the WAL back into the database file every second. PASSIVE never
+/// blocks the writer; the WAL restarts from the top once a checkpoint has
+/// caught up, so it stays small.
+async fn checkpoints(mut conn: SqliteConnection) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&mut conn)
+            .await
+        {
+            tracing::warn!(error = %e, "WAL checkpoint failed");
+        }
     }
 }
 

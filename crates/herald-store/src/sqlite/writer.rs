@@ -1,9 +1,15 @@
 //! The group-commit actor. Callers send commands; the actor takes every
-//! command waiting (up to MAX_BATCH), applies them in ONE transaction and
-//! replies to all of them after the single COMMIT (and fsync). Under load
-//! the batches grow by themselves, so the cost of durability is shared.
+//! command waiting (up to MAX_BATCH) and applies them in ONE transaction
+//! with set-based statements: one multi-row INSERT for all the executions of
+//! the batch, one for all their messages, one UPDATE … FROM (VALUES …) per
+//! kind of delivery outcome. It replies to every caller after the single
+//! COMMIT (and fsync). Under load the batches grow by themselves, so both
+//! the fsync and the per-statement cost are shared.
+//!
+//! If anything in a batch fails, the transaction is rolled back and each
+//! command is applied again alone, so one bad command cannot fail others.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,6 +17,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{Row, SqliteConnection};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
+use herald_domain::channel::Channel;
 use herald_domain::message::{Deliverable, MessageStatus};
 
 use super::MAX_BATCH;
@@ -18,6 +25,9 @@ use super::codec::*;
 use super::messages::row_to_execution;
 use crate::types::*;
 use crate::{Result, StoreError};
+
+/// SQLite's default bound-parameter limit is 32766; stay well below it.
+const MAX_PARAMS: usize = 30_000;
 
 pub enum Command {
     Accept(Box<NewExecution>, oneshot::Sender<Result<AcceptOutcome>>),
@@ -31,165 +41,348 @@ pub enum Command {
     Complete(Vec<DeliveryOutcome>, oneshot::Sender<Result<()>>),
 }
 
-/// A reply held back until the batch is committed.
-enum Pending {
-    Accept(
-        oneshot::Sender<Result<AcceptOutcome>>,
-        Result<AcceptOutcome>,
-    ),
-    Claim(
-        oneshot::Sender<Result<Vec<Deliverable>>>,
-        Result<Vec<Deliverable>>,
-    ),
-    Complete(oneshot::Sender<Result<()>>, Result<()>),
+enum Reply {
+    Accept(Result<AcceptOutcome>),
+    Claim(Result<Vec<Deliverable>>),
+    Complete(Result<()>),
 }
 
-impl Pending {
-    fn send(self, commit: &Result<()>) {
-        let fail = |e: &StoreError| StoreError::Corrupt(format!("commit failed: {e}"));
+impl Command {
+    fn answer(self, reply: Reply) {
+        match (self, reply) {
+            (Command::Accept(_, tx), Reply::Accept(r)) => {
+                let _ = tx.send(r);
+            }
+            (Command::Claim { reply: tx, .. }, Reply::Claim(r)) => {
+                let _ = tx.send(r);
+            }
+            (Command::Complete(_, tx), Reply::Complete(r)) => {
+                let _ = tx.send(r);
+            }
+            (cmd, _) => cmd.fail(&StoreError::Corrupt("reply of the wrong kind".into())),
+        }
+    }
+
+    fn fail(self, e: &StoreError) {
+        let err = || StoreError::Corrupt(e.to_string());
         match self {
-            Pending::Accept(tx, r) => {
-                let _ = tx.send(match commit {
-                    Ok(()) => r,
-                    Err(e) => Err(fail(e)),
-                });
+            Command::Accept(_, tx) => {
+                let _ = tx.send(Err(err()));
             }
-            Pending::Claim(tx, r) => {
-                let _ = tx.send(match commit {
-                    Ok(()) => r,
-                    Err(e) => Err(fail(e)),
-                });
+            Command::Claim { reply, .. } => {
+                let _ = reply.send(Err(err()));
             }
-            Pending::Complete(tx, r) => {
-                let _ = tx.send(match commit {
-                    Ok(()) => r,
-                    Err(e) => Err(fail(e)),
-                });
+            Command::Complete(_, tx) => {
+                let _ = tx.send(Err(err()));
             }
         }
     }
 }
+
+/// Expired leases are looked for at most this often.
+const RECLAIM_EVERY: Duration = Duration::from_millis(500);
 
 pub async fn run(conn: Arc<Mutex<SqliteConnection>>, mut rx: mpsc::Receiver<Command>) {
     let mut last_reclaim = Instant::now() - Duration::from_secs(60);
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut stats = Stats::default();
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let cmds = std::mem::take(&mut batch);
+        let started = Instant::now();
+        let size = cmds.len();
+        let reclaim = last_reclaim.elapsed() > RECLAIM_EVERY;
+        if reclaim {
+            last_reclaim = Instant::now();
+        }
         let mut guard = conn.lock().await;
-        let mut pending = Vec::with_capacity(batch.len());
-        let begun = sqlx::query("BEGIN IMMEDIATE").execute(&mut *guard).await;
-        if let Err(e) = begun {
-            let e = StoreError::from(e);
-            for cmd in batch.drain(..) {
-                fail_command(cmd, &e);
+        let locked = Instant::now();
+        let fast = transact(&mut guard, &cmds, reclaim).await;
+        stats.record(size, locked - started, locked.elapsed());
+        match fast {
+            Ok(replies) => {
+                drop(guard);
+                for (cmd, reply) in cmds.into_iter().zip(replies) {
+                    cmd.answer(reply);
+                }
             }
-            continue;
-        }
-        for (i, cmd) in batch.drain(..).enumerate() {
-            let sp = format!("SAVEPOINT c{i}");
-            let _ = sqlx::query(&sp).execute(&mut *guard).await;
-            let (p, ok) = match cmd {
-                Command::Accept(new, reply) => {
-                    let r = accept(&mut guard, &new).await;
-                    let ok = r.is_ok();
-                    (Pending::Accept(reply, r), ok)
-                }
-                Command::Claim {
-                    worker,
-                    limit,
-                    lease,
-                    now,
-                    reply,
-                } => {
-                    let reclaim = last_reclaim.elapsed() > Duration::from_millis(500);
-                    if reclaim {
-                        last_reclaim = Instant::now();
+            Err(e) => {
+                tracing::warn!(error = %e, commands = cmds.len(), "group commit failed; applying commands one by one");
+                for cmd in cmds {
+                    let alone = transact(&mut guard, std::slice::from_ref(&cmd), reclaim).await;
+                    match alone {
+                        Ok(mut replies) => match replies.pop() {
+                            Some(r) => cmd.answer(r),
+                            None => cmd.fail(&StoreError::Corrupt("no reply".into())),
+                        },
+                        Err(e) => cmd.fail(&e),
                     }
-                    let r = claim(&mut guard, &worker, limit, lease, now, reclaim).await;
-                    let ok = r.is_ok();
-                    (Pending::Claim(reply, r), ok)
                 }
-                Command::Complete(outcomes, reply) => {
-                    let r = complete(&mut guard, &outcomes).await;
-                    let ok = r.is_ok();
-                    (Pending::Complete(reply, r), ok)
-                }
-            };
-            let end = if ok {
-                format!("RELEASE c{i}")
-            } else {
-                format!("ROLLBACK TO c{i}")
-            };
-            let _ = sqlx::query(&end).execute(&mut *guard).await;
-            pending.push(p);
+            }
         }
-        let commit = sqlx::query("COMMIT")
-            .execute(&mut *guard)
+    }
+}
+
+/// Group-commit figures, exported as metrics and logged at debug level.
+#[derive(Default)]
+struct Stats {
+    since: Option<Instant>,
+    batches: u64,
+    commands: u64,
+    wait: Duration,
+    busy: Duration,
+}
+
+impl Stats {
+    fn record(&mut self, size: usize, wait: Duration, busy: Duration) {
+        metrics::histogram!("herald_store_group_commit_size").record(size as f64);
+        metrics::histogram!("herald_store_group_commit_seconds").record(busy.as_secs_f64());
+        let since = *self.since.get_or_insert_with(Instant::now);
+        self.batches += 1;
+        self.commands += size as u64;
+        self.wait += wait;
+        self.busy += busy;
+        if since.elapsed() >= Duration::from_secs(1) {
+            tracing::debug!(
+                batches = self.batches,
+                commands = self.commands,
+                avg_batch = self.commands as f64 / self.batches as f64,
+                lock_wait_ms = self.wait.as_millis() as u64,
+                busy_ms = self.busy.as_millis() as u64,
+                accept_ms = ACCEPT_NANOS.swap(0, std::sync::atomic::Ordering::Relaxed) / 1_000_000,
+                complete_ms =
+                    COMPLETE_NANOS.swap(0, std::sync::atomic::Ordering::Relaxed) / 1_000_000,
+                commit_ms = COMMIT_NANOS.swap(0, std::sync::atomic::Ordering::Relaxed) / 1_000_000,
+                "group commit"
+            );
+            *self = Stats {
+                since: Some(Instant::now()),
+                ..Stats::default()
+            };
+        }
+    }
+}
+
+/// BEGIN IMMEDIATE; apply; COMMIT — or ROLLBACK when either fails.
+async fn transact(
+    conn: &mut SqliteConnection,
+    cmds: &[Command],
+    reclaim: bool,
+) -> Result<Vec<Reply>> {
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+    let applied = apply(conn, cmds, reclaim).await;
+    let commit_started = Instant::now();
+    let out = match applied {
+        Ok(v) => sqlx::query("COMMIT")
+            .execute(&mut *conn)
             .await
-            .map(|_| ())
-            .map_err(StoreError::from);
-        if commit.is_err() {
-            let _ = sqlx::query("ROLLBACK").execute(&mut *guard).await;
-        }
-        drop(guard);
-        for p in pending {
-            p.send(&commit);
-        }
+            .map(|_| v)
+            .map_err(StoreError::from),
+        Err(e) => Err(e),
+    };
+    metrics::histogram!("herald_store_commit_seconds")
+        .record(commit_started.elapsed().as_secs_f64());
+    COMMIT_NANOS.fetch_add(
+        commit_started.elapsed().as_nanos() as u64,
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    if out.is_err() {
+        let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
     }
+    out
 }
 
-fn fail_command(cmd: Command, e: &StoreError) {
-    let err = || StoreError::Corrupt(format!("could not begin a transaction: {e}"));
-    match cmd {
-        Command::Accept(_, r) => {
-            let _ = r.send(Err(err()));
-        }
-        Command::Claim { reply, .. } => {
-            let _ = reply.send(Err(err()));
-        }
-        Command::Complete(_, r) => {
-            let _ = r.send(Err(err()));
-        }
+static ACCEPT_NANOS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static COMPLETE_NANOS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static COMMIT_NANOS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Applies `cmds` inside the open transaction; replies in the same order.
+async fn apply(conn: &mut SqliteConnection, cmds: &[Command], reclaim: bool) -> Result<Vec<Reply>> {
+    let accepts: Vec<&NewExecution> = cmds
+        .iter()
+        .filter_map(|c| match c {
+            Command::Accept(n, _) => Some(n.as_ref()),
+            _ => None,
+        })
+        .collect();
+    let t = Instant::now();
+    let mut accepted = accept_many(conn, &accepts).await?.into_iter();
+    ACCEPT_NANOS.fetch_add(
+        t.elapsed().as_nanos() as u64,
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    let t = Instant::now();
+    let outcomes: Vec<&DeliveryOutcome> = cmds
+        .iter()
+        .filter_map(|c| match c {
+            Command::Complete(o, _) => Some(o.iter()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    complete_many(conn, &outcomes).await?;
+    COMPLETE_NANOS.fetch_add(
+        t.elapsed().as_nanos() as u64,
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    let mut replies = Vec::with_capacity(cmds.len());
+    let mut reclaimed = !reclaim;
+    for cmd in cmds {
+        replies.push(match cmd {
+            Command::Accept(..) => Reply::Accept(
+                accepted
+                    .next()
+                    .ok_or_else(|| StoreError::Corrupt("accept outcome missing".into())),
+            ),
+            Command::Complete(..) => Reply::Complete(Ok(())),
+            Command::Claim {
+                worker,
+                limit,
+                lease,
+                now,
+                ..
+            } => {
+                let r = claim(conn, worker, *limit, *lease, *now, !reclaimed).await?;
+                reclaimed = true;
+                Reply::Claim(Ok(r))
+            }
+        });
     }
+    Ok(replies)
 }
 
-async fn accept(conn: &mut SqliteConnection, new: &NewExecution) -> Result<AcceptOutcome> {
-    let e = &new.execution;
-    let inserted = sqlx::query(
-        "INSERT INTO executions (sandbox, id, campaign_id, campaign_version, request_id, request_hash, kind, context,
-                                 response, created_by, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-         ON CONFLICT (sandbox, campaign_id, request_id) DO NOTHING",
-    )
-    .bind(&e.sandbox)
-    .bind(&e.id)
-    .bind(&e.campaign_id)
-    .bind(e.campaign_version)
-    .bind(&e.request_id)
-    .bind(&e.request_hash)
-    .bind(&e.kind)
-    .bind(to_json(&e.context)?)
-    .bind(to_json(&e.response)?)
-    .bind(&e.created_by)
-    .bind(ms(e.created_at))
-    .execute(&mut *conn)
-    .await?;
-    if inserted.rows_affected() == 0 {
-        // Idempotency: this (campaign, requestId) ran before.
-        let row = sqlx::query(
-            "SELECT * FROM executions WHERE sandbox = ?1 AND campaign_id = ?2 AND request_id = ?3",
-        )
-        .bind(&e.sandbox)
-        .bind(&e.campaign_id)
-        .bind(&e.request_id)
-        .fetch_one(&mut *conn)
-        .await?;
-        return Ok(AcceptOutcome::Existing(Box::new(row_to_execution(&row)?)));
+/// "(?1,?2,…),(…)" for `rows` rows of `cols` parameters starting at `first`.
+fn placeholders(rows: usize, cols: usize, first: usize) -> String {
+    let mut s = String::with_capacity(rows * cols * 5);
+    for r in 0..rows {
+        if r > 0 {
+            s.push(',');
+        }
+        s.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                s.push(',');
+            }
+            s.push('?');
+            s.push_str(&(first + r * cols + c).to_string());
+        }
+        s.push(')');
     }
-    let now = ms(e.created_at);
-    for p in &new.profiles_to_create {
-        // Another call may have created it meanwhile; the identity's owner
-        // wins and this execution's messages keep the id they were given,
-        // which then names a profile that holds only this identity.
+    s
+}
+
+const EXECUTION_COLS: usize = 11;
+const MESSAGE_COLS: usize = 18;
+
+async fn accept_many(
+    conn: &mut SqliteConnection,
+    news: &[&NewExecution],
+) -> Result<Vec<AcceptOutcome>> {
+    if news.is_empty() {
+        return Ok(Vec::new());
+    }
+    // 1. Every execution in multi-row INSERTs. A (campaign, requestId)
+    //    seen before — or earlier in this very batch — is skipped, and
+    //    RETURNING tells which ones went in.
+    let mut inserted: HashSet<String> = HashSet::new();
+    for chunk in news.chunks(MAX_PARAMS / EXECUTION_COLS) {
+        let sql = format!(
+            "INSERT INTO executions (sandbox, id, campaign_id, campaign_version, request_id, request_hash, kind,
+                                     context, response, created_by, created_at)
+             VALUES {} ON CONFLICT (sandbox, campaign_id, request_id) DO NOTHING RETURNING id",
+            placeholders(chunk.len(), EXECUTION_COLS, 1)
+        );
+        let mut q = sqlx::query(&sql);
+        for n in chunk {
+            let e = &n.execution;
+            q = q
+                .bind(&e.sandbox)
+                .bind(&e.id)
+                .bind(&e.campaign_id)
+                .bind(e.campaign_version)
+                .bind(&e.request_id)
+                .bind(&e.request_hash)
+                .bind(&e.kind)
+                .bind(to_json(&e.context)?)
+                .bind(to_json(&e.response)?)
+                .bind(&e.created_by)
+                .bind(ms(e.created_at));
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            inserted.insert(row.try_get("id")?);
+        }
+    }
+    // 2. Repeats get the execution that ran first.
+    let mut outcomes = Vec::with_capacity(news.len());
+    for n in news {
+        let e = &n.execution;
+        if inserted.contains(&e.id) {
+            outcomes.push(AcceptOutcome::Created);
+        } else {
+            let row = sqlx::query("SELECT * FROM executions WHERE sandbox = ?1 AND campaign_id = ?2 AND request_id = ?3")
+                .bind(&e.sandbox)
+                .bind(&e.campaign_id)
+                .bind(&e.request_id)
+                .fetch_one(&mut *conn)
+                .await?;
+            outcomes.push(AcceptOutcome::Existing(Box::new(row_to_execution(&row)?)));
+        }
+    }
+    let created: Vec<&NewExecution> = news
+        .iter()
+        .copied()
+        .filter(|n| inserted.contains(&n.execution.id))
+        .collect();
+    // 3. Profiles created by executions (rare: unknown recipients of
+    //    campaigns that create profiles).
+    for n in &created {
+        create_profiles(conn, n).await?;
+    }
+    // 4. All their messages in multi-row INSERTs.
+    let rows: Vec<(&NewExecution, &herald_domain::execution::PlannedMessage)> = created
+        .iter()
+        .flat_map(|n| n.messages.iter().map(move |m| (*n, m)))
+        .collect();
+    for chunk in rows.chunks(MAX_PARAMS / MESSAGE_COLS) {
+        let sql = format!(
+            "INSERT INTO messages (id, sandbox, execution_id, campaign_id, campaign_version, channel, user_id, namespace,
+              profile_id, address, status, exclusion_reason, profile, context, priority, next_attempt_at, created_at, updated_at)
+             VALUES {}",
+            placeholders(chunk.len(), MESSAGE_COLS, 1)
+        );
+        let mut q = sqlx::query(&sql);
+        for (n, m) in chunk {
+            let e = &n.execution;
+            let at = ms(e.created_at);
+            q = q
+                .bind(&m.message_id)
+                .bind(&e.sandbox)
+                .bind(&e.id)
+                .bind(&e.campaign_id)
+                .bind(e.campaign_version)
+                .bind(n.channel.as_str())
+                .bind(&m.user_id)
+                .bind(&m.namespace)
+                .bind(&m.profile_id)
+                .bind(&m.address)
+                .bind(m.status.as_str())
+                .bind(&m.exclusion_reason)
+                .bind(to_json(&m.profile)?)
+                .bind(to_json(&m.recipient_context)?)
+                .bind(n.priority)
+                .bind(at)
+                .bind(at)
+                .bind(at);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(outcomes)
+}
+
+async fn create_profiles(conn: &mut SqliteConnection, n: &NewExecution) -> Result<()> {
+    let e = &n.execution;
+    for p in &n.profiles_to_create {
+        // Another call may have created it meanwhile: the identity's owner
+        // wins, and this execution's messages keep the id they were given.
         let claimed = sqlx::query(
             "INSERT INTO identities (sandbox, namespace, value, profile_id) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
         )
@@ -201,69 +394,17 @@ async fn accept(conn: &mut SqliteConnection, new: &NewExecution) -> Result<Accep
         .await?;
         if claimed.rows_affected() == 1 {
             sqlx::query(
-                "INSERT INTO profiles (sandbox, id, attributes, created_by, created_at, updated_at) VALUES (?1, ?2, '{}', ?3, ?4, ?4)",
+                "INSERT INTO profiles (sandbox, id, attributes, created_by, created_at, updated_at)
+                 VALUES (?1, ?2, '{}', ?3, ?4, ?4)",
             )
             .bind(&e.sandbox)
             .bind(&p.profile_id)
-            .bind(new.profile_origin.as_ref().map(to_json).transpose()?)
-            .bind(now)
+            .bind(n.profile_origin.as_ref().map(to_json).transpose()?)
+            .bind(ms(e.created_at))
             .execute(&mut *conn)
             .await?;
         }
     }
-    if !new.messages.is_empty() {
-        insert_messages(conn, new, now).await?;
-    }
-    Ok(AcceptOutcome::Created)
-}
-
-/// Inserts the messages of one execution with one multi-row statement (at
-/// most 20 rows of 14 columns: far under SQLite's bound-variable limit).
-async fn insert_messages(conn: &mut SqliteConnection, new: &NewExecution, now: i64) -> Result<()> {
-    const COLS: usize = 14;
-    let e = &new.execution;
-    let mut sql = String::from(
-        "INSERT INTO messages (id, sandbox, execution_id, campaign_id, campaign_version, channel, user_id, namespace,
-          profile_id, address, status, exclusion_reason, profile, context, priority, next_attempt_at, created_at, updated_at)
-         VALUES ",
-    );
-    // Parameters shared by every row come after the per-row ones.
-    let shared = COLS * new.messages.len();
-    for i in 0..new.messages.len() {
-        if i > 0 {
-            sql.push(',');
-        }
-        sql.push('(');
-        for c in 0..COLS {
-            sql.push_str(&format!("?{},", i * COLS + c + 1));
-        }
-        sql.push_str(&format!(
-            "?{},?{},?{},?{})",
-            shared + 1,
-            shared + 2,
-            shared + 2,
-            shared + 2
-        ));
-    }
-    let mut q = sqlx::query(&sql);
-    for m in &new.messages {
-        q = q
-            .bind(&m.message_id)
-            .bind(&e.sandbox)
-            .bind(&e.id)
-            .bind(&e.campaign_id)
-            .bind(e.campaign_version)
-            .bind(new.channel.as_str())
-            .bind(&m.user_id)
-            .bind(&m.namespace)
-            .bind(&m.profile_id)
-            .bind(&m.address)
-            .bind(m.status.as_str())
-            .bind(&m.exclusion_reason)
-            .bind(to_json(&m.profile)?)
-            .bind(to_json(&m.recipient_context)?);
-    }
-    q.bind(new.priority).bind(now).execute(&mut *conn).await?;
     Ok(())
 }
 
@@ -287,11 +428,15 @@ async fn claim(
         .await?;
     }
     let until = now_ms + lease.as_millis() as i64;
+    // One statement: lease the most urgent due messages and return them
+    // with their execution's shared context.
     let rows = sqlx::query(
         "UPDATE messages SET status = 'sending', lease_owner = ?1, lease_until = ?2, attempts = attempts + 1, updated_at = ?3
          WHERE id IN (SELECT id FROM messages WHERE status = 'queued' AND next_attempt_at <= ?3
                       ORDER BY priority, next_attempt_at LIMIT ?4)
-         RETURNING id, sandbox, execution_id, campaign_id, campaign_version, channel, address, attempts, profile, context, created_at",
+         RETURNING id, sandbox, campaign_id, campaign_version, channel, address, attempts, profile, context, created_at,
+                   (SELECT e.context FROM executions e WHERE e.sandbox = messages.sandbox AND e.id = messages.execution_id)
+                       AS execution_context",
     )
     .bind(worker)
     .bind(until)
@@ -299,130 +444,172 @@ async fn claim(
     .bind(limit as i64)
     .fetch_all(&mut *conn)
     .await?;
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
-    // The call's shared context lives once on the execution.
-    let executions: BTreeSet<(String, String)> = rows
-        .iter()
-        .map(|r| {
-            Ok((
-                r.try_get::<String, _>("sandbox")?,
-                r.try_get::<String, _>("execution_id")?,
-            ))
-        })
-        .collect::<Result<_>>()?;
-    let mut contexts: BTreeMap<(String, String), serde_json::Value> = BTreeMap::new();
-    for (sandbox, id) in executions {
-        let ctx: String =
-            sqlx::query_scalar("SELECT context FROM executions WHERE sandbox = ?1 AND id = ?2")
-                .bind(&sandbox)
-                .bind(&id)
-                .fetch_one(&mut *conn)
-                .await?;
-        contexts.insert((sandbox, id), from_json(&ctx)?);
-    }
     rows.iter()
         .map(|r| {
-            let sandbox: String = r.try_get("sandbox")?;
-            let execution_id: String = r.try_get("execution_id")?;
             let channel: String = r.try_get("channel")?;
+            let execution_context: Option<String> = r.try_get("execution_context")?;
             Ok(Deliverable {
                 message_id: r.try_get("id")?,
+                sandbox: r.try_get("sandbox")?,
                 campaign_id: r.try_get("campaign_id")?,
                 campaign_version: r.try_get("campaign_version")?,
-                channel: herald_domain::channel::Channel::parse(&channel)
+                channel: Channel::parse(&channel)
                     .ok_or_else(|| StoreError::Corrupt(format!("unknown channel {channel}")))?,
                 address: r
                     .try_get::<Option<String>, _>("address")?
                     .unwrap_or_default(),
                 attempts: r.try_get("attempts")?,
                 profile: from_json(&r.try_get::<String, _>("profile")?)?,
-                execution_context: contexts
-                    .get(&(sandbox.clone(), execution_id))
-                    .cloned()
-                    .unwrap_or(serde_json::Value::Null),
+                execution_context: match execution_context {
+                    Some(c) => from_json(&c)?,
+                    None => serde_json::Value::Null,
+                },
                 recipient_context: from_json(&r.try_get::<String, _>("context")?)?,
                 created_at: time(r.try_get("created_at")?)?,
-                sandbox,
             })
         })
         .collect()
 }
 
-async fn complete(conn: &mut SqliteConnection, outcomes: &[DeliveryOutcome]) -> Result<()> {
+/// One UPDATE … FROM (VALUES …) per outcome kind, applied only where the
+/// worker still holds the lease, then one INSERT of the history events of
+/// the messages that actually changed.
+async fn complete_many(conn: &mut SqliteConnection, outcomes: &[&DeliveryOutcome]) -> Result<()> {
+    if outcomes.is_empty() {
+        return Ok(());
+    }
+    let mut sent = Vec::new();
+    let mut retry = Vec::new();
+    let mut failed = Vec::new();
     for o in outcomes {
-        let at = ms(o.at);
-        let (status, detail) = match &o.kind {
-            OutcomeKind::Sent {
-                reply,
+        match &o.kind {
+            OutcomeKind::Sent { .. } => sent.push(*o),
+            OutcomeKind::Retry { .. } => retry.push(*o),
+            OutcomeKind::Failed { .. } => failed.push(*o),
+        }
+    }
+    let mut applied: HashSet<String> = HashSet::new();
+    for chunk in sent.chunks(MAX_PARAMS / 5) {
+        let sql = format!(
+            "UPDATE messages SET status = 'sent', lease_owner = NULL, lease_until = NULL, last_error = NULL,
+                    rendered = v.column3, header_message_id = v.column4, sent_at = v.column5, updated_at = v.column5
+             FROM (VALUES {}) AS v
+             WHERE messages.id = v.column1 AND messages.status = 'sending' AND messages.lease_owner = v.column2
+             RETURNING messages.id",
+            placeholders(chunk.len(), 5, 1)
+        );
+        let mut q = sqlx::query(&sql);
+        for o in chunk {
+            if let OutcomeKind::Sent {
                 rendered,
                 header_message_id,
-            } => {
-                let done = sqlx::query(
-                    "UPDATE messages SET status = 'sent', lease_owner = NULL, lease_until = NULL, last_error = NULL,
-                            rendered = ?3, header_message_id = ?4, sent_at = ?5, updated_at = ?5
-                     WHERE id = ?1 AND status = 'sending' AND lease_owner = ?2",
-                )
-                .bind(&o.message_id)
-                .bind(&o.worker)
-                .bind(to_json(rendered)?)
-                .bind(header_message_id)
-                .bind(at)
-                .execute(&mut *conn)
-                .await?;
-                if done.rows_affected() == 0 {
-                    continue;
-                }
-                (MessageStatus::Sent, reply.clone())
+                ..
+            } = &o.kind
+            {
+                q = q
+                    .bind(&o.message_id)
+                    .bind(&o.worker)
+                    .bind(to_json(rendered)?)
+                    .bind(header_message_id)
+                    .bind(ms(o.at));
             }
-            OutcomeKind::Retry { error, retry_at } => {
-                let done = sqlx::query(
-                    "UPDATE messages SET status = 'queued', lease_owner = NULL, lease_until = NULL, last_error = ?3,
-                            next_attempt_at = ?4, updated_at = ?5
-                     WHERE id = ?1 AND status = 'sending' AND lease_owner = ?2",
-                )
-                .bind(&o.message_id)
-                .bind(&o.worker)
-                .bind(error)
-                .bind(ms(*retry_at))
-                .bind(at)
-                .execute(&mut *conn)
-                .await?;
-                if done.rows_affected() == 0 {
-                    continue;
-                }
-                let when = retry_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-                (MessageStatus::Queued, format!("{error}; retry at {when}"))
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            applied.insert(row.try_get("id")?);
+        }
+    }
+    for chunk in retry.chunks(MAX_PARAMS / 5) {
+        let sql = format!(
+            "UPDATE messages SET status = 'queued', lease_owner = NULL, lease_until = NULL, last_error = v.column3,
+                    next_attempt_at = v.column4, updated_at = v.column5
+             FROM (VALUES {}) AS v
+             WHERE messages.id = v.column1 AND messages.status = 'sending' AND messages.lease_owner = v.column2
+             RETURNING messages.id",
+            placeholders(chunk.len(), 5, 1)
+        );
+        let mut q = sqlx::query(&sql);
+        for o in chunk {
+            if let OutcomeKind::Retry { error, retry_at } = &o.kind {
+                q = q
+                    .bind(&o.message_id)
+                    .bind(&o.worker)
+                    .bind(error)
+                    .bind(ms(*retry_at))
+                    .bind(ms(o.at));
             }
-            OutcomeKind::Failed { error, rendered } => {
-                let done = sqlx::query(
-                    "UPDATE messages SET status = 'failed', lease_owner = NULL, lease_until = NULL, last_error = ?3,
-                            rendered = COALESCE(?4, rendered), updated_at = ?5
-                     WHERE id = ?1 AND status = 'sending' AND lease_owner = ?2",
-                )
-                .bind(&o.message_id)
-                .bind(&o.worker)
-                .bind(error)
-                .bind(rendered.as_ref().map(to_json).transpose()?)
-                .bind(at)
-                .execute(&mut *conn)
-                .await?;
-                if done.rows_affected() == 0 {
-                    continue;
-                }
-                (MessageStatus::Failed, error.clone())
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            applied.insert(row.try_get("id")?);
+        }
+    }
+    for chunk in failed.chunks(MAX_PARAMS / 5) {
+        let sql = format!(
+            "UPDATE messages SET status = 'failed', lease_owner = NULL, lease_until = NULL, last_error = v.column3,
+                    rendered = COALESCE(v.column4, rendered), updated_at = v.column5
+             FROM (VALUES {}) AS v
+             WHERE messages.id = v.column1 AND messages.status = 'sending' AND messages.lease_owner = v.column2
+             RETURNING messages.id",
+            placeholders(chunk.len(), 5, 1)
+        );
+        let mut q = sqlx::query(&sql);
+        for o in chunk {
+            if let OutcomeKind::Failed { error, rendered } = &o.kind {
+                q = q
+                    .bind(&o.message_id)
+                    .bind(&o.worker)
+                    .bind(error)
+                    .bind(rendered.as_ref().map(to_json).transpose()?)
+                    .bind(ms(o.at));
             }
-        };
-        sqlx::query(
-            "INSERT INTO message_events (message_id, at, status, detail) VALUES (?1, ?2, ?3, ?4)",
-        )
-        .bind(&o.message_id)
-        .bind(at)
-        .bind(status.as_str())
-        .bind(detail)
-        .execute(&mut *conn)
-        .await?;
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            applied.insert(row.try_get("id")?);
+        }
+    }
+    // History: one row per applied outcome.
+    let events: Vec<(&DeliveryOutcome, MessageStatus, String)> = outcomes
+        .iter()
+        .filter(|o| applied.contains(&o.message_id))
+        .map(|o| {
+            let (status, detail) = match &o.kind {
+                OutcomeKind::Sent { reply, .. } => (MessageStatus::Sent, reply.clone()),
+                OutcomeKind::Retry { error, retry_at } => (
+                    MessageStatus::Queued,
+                    format!(
+                        "{error}; retry at {}",
+                        retry_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+                    ),
+                ),
+                OutcomeKind::Failed { error, .. } => (MessageStatus::Failed, error.clone()),
+            };
+            (*o, status, detail)
+        })
+        .collect();
+    for chunk in events.chunks(MAX_PARAMS / 4) {
+        let sql = format!(
+            "INSERT INTO message_events (message_id, at, status, detail) VALUES {}",
+            placeholders(chunk.len(), 4, 1)
+        );
+        let mut q = sqlx::query(&sql);
+        for (o, status, detail) in chunk {
+            q = q
+                .bind(&o.message_id)
+                .bind(ms(o.at))
+                .bind(status.as_str())
+                .bind(detail);
+        }
+        q.execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::placeholders;
+
+    #[test]
+    fn placeholders_number_rows_then_columns() {
+        assert_eq!(placeholders(2, 3, 1), "(?1,?2,?3),(?4,?5,?6)");
+        assert_eq!(placeholders(1, 2, 5), "(?5,?6)");
+    }
 }

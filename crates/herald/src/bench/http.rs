@@ -43,6 +43,8 @@ pub enum Delivery {
     Auto,
     SmtpSink,
     Maildir,
+    /// An API-only node (`--no-delivery`): acceptance alone.
+    Off,
 }
 
 pub async fn run(args: HttpArgs) -> anyhow::Result<()> {
@@ -52,14 +54,17 @@ pub async fn run(args: HttpArgs) -> anyhow::Result<()> {
     let use_sink = match args.delivery {
         Delivery::Auto => sink::find_tool("smtp-sink").is_some(),
         Delivery::SmtpSink => true,
-        Delivery::Maildir => false,
+        Delivery::Maildir | Delivery::Off => false,
     };
+    let no_delivery = args.delivery == Delivery::Off;
     let smtp_sink = if use_sink {
         Some(SmtpSink::start().await?)
     } else {
         None
     };
-    let delivery = if use_sink {
+    let delivery = if no_delivery {
+        "off (API-only node)"
+    } else if use_sink {
         "SMTP to smtp-sink"
     } else {
         "Maildir outbox"
@@ -67,6 +72,7 @@ pub async fn run(args: HttpArgs) -> anyhow::Result<()> {
     let server = Server::start(&ServerOptions {
         smtp_url: smtp_sink.as_ref().map(|s| s.url()),
         delivery_concurrency: args.delivery_concurrency,
+        no_delivery,
     })
     .await?;
     let api = Api::new(server.base_url());
@@ -90,7 +96,9 @@ pub async fn run(args: HttpArgs) -> anyhow::Result<()> {
         let w = Duration::from_secs(args.warmup);
         load::closed_loop(target.clone(), Endpoint::Noop, c, w, None).await;
         load::closed_loop(target.clone(), Endpoint::Unitary, c, w, None).await;
-        api.wait_drained(&campaign_id, drain_timeout).await?;
+        if !no_delivery {
+            api.wait_drained(&campaign_id, drain_timeout).await?;
+        }
     }
 
     say(args.json, "closed loop: no-op…");
@@ -104,13 +112,19 @@ pub async fn run(args: HttpArgs) -> anyhow::Result<()> {
         args.json,
         &format!("waiting for the delivery backlog ({backlog_pending} messages)…"),
     );
-    let drain = api.wait_drained(&campaign_id, drain_timeout).await?;
+    let drain = if no_delivery {
+        Duration::ZERO
+    } else {
+        api.wait_drained(&campaign_id, drain_timeout).await?
+    };
 
     say(args.json, &format!("open loop {}/s: no-op…", args.rate));
     let open_noop = load::open_loop(target.clone(), Endpoint::Noop, c, args.rate, secs).await;
     say(args.json, &format!("open loop {}/s: unitary…", args.rate));
     let open_unitary = load::open_loop(target.clone(), Endpoint::Unitary, c, args.rate, secs).await;
-    api.wait_drained(&campaign_id, drain_timeout).await?;
+    if !no_delivery {
+        api.wait_drained(&campaign_id, drain_timeout).await?;
+    }
     let final_status = api.by_status(&campaign_id).await?;
     drop(server);
     drop(smtp_sink);

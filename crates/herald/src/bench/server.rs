@@ -16,6 +16,8 @@ pub struct ServerOptions {
     pub smtp_url: Option<String>,
     /// `HERALD_DELIVERY_CONCURRENCY`; `None` keeps the server's default.
     pub delivery_concurrency: Option<usize>,
+    /// `--no-delivery`: an API-only node.
+    pub no_delivery: bool,
 }
 
 pub struct Server {
@@ -47,12 +49,16 @@ impl Server {
             .env_remove("HERALD_CONFIG")
             .env_remove("HERALD_SMTP_URL")
             .env_remove("HERALD_DELIVERY_CONCURRENCY")
+            .env_remove("HERALD_NO_DELIVERY")
             .current_dir(data_dir.path())
             .stdin(Stdio::null())
             .stdout(log_file.try_clone()?)
             .stderr(log_file);
         if let Some(url) = &opts.smtp_url {
             cmd.arg("--smtp-url").arg(url);
+        }
+        if opts.no_delivery {
+            cmd.arg("--no-delivery");
         }
         if let Some(n) = opts.delivery_concurrency {
             cmd.env("HERALD_DELIVERY_CONCURRENCY", n.to_string());

@@ -62,6 +62,7 @@ pub async fn run(args: SmtpArgs) -> anyhow::Result<()> {
     let server = Server::start(&ServerOptions {
         smtp_url: Some(sink.url()),
         delivery_concurrency: args.delivery_concurrency,
+        no_delivery: false,
     })
     .await?;
     let api = Api::new(server.base_url());
