@@ -114,14 +114,15 @@ impl DeliveryEngine {
             }
             // Claim only what we can start now, so leases are not wasted
             // on messages that would wait in memory.
-            let free = permits.available_permits().min(me.config.claim_batch);
-            if free == 0 {
-                tokio::select! {
-                    p = permits.clone().acquire_owned() => drop(p),
-                    _ = stopped(stop.clone()) => break,
-                }
-                continue;
+            // Claim in chunks: each claim is a store round trip (and a
+            // commit), so wait until a quarter of the slots are free rather
+            // than claiming one message per finished send.
+            let chunk = (me.config.concurrency / 4).clamp(1, me.config.claim_batch) as u32;
+            tokio::select! {
+                p = permits.clone().acquire_many_owned(chunk) => drop(p),
+                _ = stopped(stop.clone()) => break,
             }
+            let free = permits.available_permits().min(me.config.claim_batch);
             let claimed = match me
                 .store
                 .claim_messages(&me.config.worker_id, free, me.config.lease, Utc::now())
