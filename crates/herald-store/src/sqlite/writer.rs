@@ -478,92 +478,74 @@ async fn complete_many(conn: &mut SqliteConnection, outcomes: &[&DeliveryOutcome
     if outcomes.is_empty() {
         return Ok(());
     }
-    let mut sent = Vec::new();
-    let mut retry = Vec::new();
-    let mut failed = Vec::new();
+    // Each outcome as (id, worker, column3, column4, at); column meanings
+    // depend on the kind and are spelled out in its SET clause.
+    type Row = (String, String, Option<String>, Option<String>, i64);
+    let mut sent: Vec<Row> = Vec::new();
+    let mut retry: Vec<Row> = Vec::new();
+    let mut failed: Vec<Row> = Vec::new();
     for o in outcomes {
+        let (id, worker, at) = (o.message_id.clone(), o.worker.clone(), ms(o.at));
         match &o.kind {
-            OutcomeKind::Sent { .. } => sent.push(*o),
-            OutcomeKind::Retry { .. } => retry.push(*o),
-            OutcomeKind::Failed { .. } => failed.push(*o),
-        }
-    }
-    let mut applied: HashSet<String> = HashSet::new();
-    for chunk in sent.chunks(MAX_PARAMS / 5) {
-        let sql = format!(
-            "UPDATE messages SET status = 'sent', lease_owner = NULL, lease_until = NULL, last_error = NULL,
-                    rendered = v.column3, header_message_id = v.column4, sent_at = v.column5, updated_at = v.column5
-             FROM (VALUES {}) AS v
-             WHERE messages.id = v.column1 AND messages.status = 'sending' AND messages.lease_owner = v.column2
-             RETURNING messages.id",
-            placeholders(chunk.len(), 5, 1)
-        );
-        let mut q = sqlx::query(&sql);
-        for o in chunk {
-            if let OutcomeKind::Sent {
+            OutcomeKind::Sent {
                 rendered,
                 header_message_id,
                 ..
-            } = &o.kind
-            {
-                q = q
-                    .bind(&o.message_id)
-                    .bind(&o.worker)
-                    .bind(to_json(rendered)?)
-                    .bind(header_message_id)
-                    .bind(ms(o.at));
-            }
-        }
-        for row in q.fetch_all(&mut *conn).await? {
-            applied.insert(row.try_get("id")?);
-        }
-    }
-    for chunk in retry.chunks(MAX_PARAMS / 5) {
-        let sql = format!(
-            "UPDATE messages SET status = 'queued', lease_owner = NULL, lease_until = NULL, last_error = v.column3,
-                    next_attempt_at = v.column4, updated_at = v.column5
-             FROM (VALUES {}) AS v
-             WHERE messages.id = v.column1 AND messages.status = 'sending' AND messages.lease_owner = v.column2
-             RETURNING messages.id",
-            placeholders(chunk.len(), 5, 1)
-        );
-        let mut q = sqlx::query(&sql);
-        for o in chunk {
-            if let OutcomeKind::Retry { error, retry_at } = &o.kind {
-                q = q
-                    .bind(&o.message_id)
-                    .bind(&o.worker)
-                    .bind(error)
-                    .bind(ms(*retry_at))
-                    .bind(ms(o.at));
-            }
-        }
-        for row in q.fetch_all(&mut *conn).await? {
-            applied.insert(row.try_get("id")?);
+            } => sent.push((
+                id,
+                worker,
+                Some(to_json(rendered)?),
+                Some(header_message_id.clone()),
+                at,
+            )),
+            OutcomeKind::Retry { error, retry_at } => retry.push((
+                id,
+                worker,
+                Some(error.clone()),
+                Some(ms(*retry_at).to_string()),
+                at,
+            )),
+            OutcomeKind::Failed { error, rendered } => failed.push((
+                id,
+                worker,
+                Some(error.clone()),
+                rendered.as_ref().map(to_json).transpose()?,
+                at,
+            )),
         }
     }
-    for chunk in failed.chunks(MAX_PARAMS / 5) {
-        let sql = format!(
-            "UPDATE messages SET status = 'failed', lease_owner = NULL, lease_until = NULL, last_error = v.column3,
-                    rendered = COALESCE(v.column4, rendered), updated_at = v.column5
-             FROM (VALUES {}) AS v
-             WHERE messages.id = v.column1 AND messages.status = 'sending' AND messages.lease_owner = v.column2
-             RETURNING messages.id",
-            placeholders(chunk.len(), 5, 1)
-        );
-        let mut q = sqlx::query(&sql);
-        for o in chunk {
-            if let OutcomeKind::Failed { error, rendered } = &o.kind {
-                q = q
-                    .bind(&o.message_id)
-                    .bind(&o.worker)
-                    .bind(error)
-                    .bind(rendered.as_ref().map(to_json).transpose()?)
-                    .bind(ms(o.at));
+    let mut applied: HashSet<String> = HashSet::new();
+    let kinds: [(&str, &[Row]); 3] = [
+        (
+            "status = 'sent', last_error = NULL, rendered = v.column3, header_message_id = v.column4,
+             sent_at = v.column5",
+            &sent,
+        ),
+        (
+            "status = 'queued', last_error = v.column3, next_attempt_at = CAST(v.column4 AS INTEGER)",
+            &retry,
+        ),
+        (
+            "status = 'failed', last_error = v.column3, rendered = COALESCE(v.column4, rendered)",
+            &failed,
+        ),
+    ];
+    for (set, rows) in kinds {
+        for chunk in rows.chunks(MAX_PARAMS / 5) {
+            let sql = format!(
+                "UPDATE messages SET {set}, lease_owner = NULL, lease_until = NULL, updated_at = v.column5
+                 FROM (VALUES {}) AS v
+                 WHERE messages.id = v.column1 AND messages.status = 'sending' AND messages.lease_owner = v.column2
+                 RETURNING messages.id",
+                placeholders(chunk.len(), 5, 1)
+            );
+            let mut q = sqlx::query(&sql);
+            for (id, worker, c3, c4, at) in chunk {
+                q = q.bind(id).bind(worker).bind(c3).bind(c4).bind(at);
             }
-        }
-        for row in q.fetch_all(&mut *conn).await? {
-            applied.insert(row.try_get("id")?);
+            for row in q.fetch_all(&mut *conn).await? {
+                applied.insert(row.try_get("id")?);
+            }
         }
     }
     // History: one row per applied outcome.
