@@ -3,7 +3,7 @@
 //! - [`message`]: turns an [`OutgoingEmail`] into RFC 5322 bytes (MIME via
 //!   `mail-builder`), with header-injection-safe handling of data-driven values.
 //! - [`transport`]: the [`MailTransport`] trait and its two implementations,
-//!   SMTP (lettre, pooled) and a Maildir outbox.
+//!   SMTP (mail-send, pooled) and a Maildir outbox.
 
 pub mod message;
 pub mod transport;

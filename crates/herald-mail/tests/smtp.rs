@@ -165,3 +165,147 @@ async fn smtp_silent_server_times_out_as_transient() {
     assert!(err.message.contains("timed out"), "{err}");
     hold.abort();
 }
+
+/// What the scripted server does once it has read a message's data.
+#[derive(Clone, Copy, PartialEq)]
+enum AfterData {
+    Accept,
+    /// Accept, then close the connection (as an idle timeout would).
+    AcceptThenClose,
+    /// Close the connection without a final reply.
+    Close,
+    /// Keep the connection open but never reply.
+    Hang,
+}
+
+/// A minimal line-based SMTP server on a raw socket. Returns its port and a
+/// counter of accepted TCP connections.
+async fn scripted_server(after_data: AfterData) -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&accepted);
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut lines = BufReader::new(read);
+                let _ = write.write_all(b"220 scripted ESMTP\r\n").await;
+                let mut line = String::new();
+                loop {
+                    line.clear();
+                    if lines.read_line(&mut line).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                    let reply: &[u8] = match verb.as_str() {
+                        "EHLO" => b"250-scripted\r\n250 8BITMIME\r\n",
+                        "DATA" => {
+                            let _ = write.write_all(b"354 go ahead\r\n").await;
+                            loop {
+                                line.clear();
+                                if lines.read_line(&mut line).await.unwrap_or(0) == 0 {
+                                    return;
+                                }
+                                if line == ".\r\n" {
+                                    break;
+                                }
+                            }
+                            match after_data {
+                                AfterData::Accept => b"250 2.0.0 queued\r\n",
+                                AfterData::AcceptThenClose => {
+                                    let _ = write.write_all(b"250 2.0.0 queued\r\n").await;
+                                    return;
+                                }
+                                AfterData::Close => return,
+                                AfterData::Hang => {
+                                    std::future::pending::<()>().await;
+                                    return;
+                                }
+                            }
+                        }
+                        "QUIT" => {
+                            let _ = write.write_all(b"221 bye\r\n").await;
+                            return;
+                        }
+                        _ => b"250 ok\r\n",
+                    };
+                    if write.write_all(reply).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, accepted)
+}
+
+#[tokio::test]
+async fn smtp_connection_lost_after_data_is_unknown() {
+    let (port, _) = scripted_server(AfterData::Close).await;
+    let transport =
+        SmtpTransport::from_url(&format!("smtp://127.0.0.1:{port}?timeout=5s"), 1).expect("url");
+    let raw = build_email(&sample_email("alice@example.com")).expect("build");
+    let err = transport
+        .send("bounces@herald.test", "alice@example.com", &raw)
+        .await
+        .expect_err("no final reply");
+    assert_eq!(
+        (err.class, err.code),
+        (FailureClass::Unknown, None),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn smtp_timeout_after_data_is_unknown() {
+    let (port, _) = scripted_server(AfterData::Hang).await;
+    let transport =
+        SmtpTransport::from_url(&format!("smtp://127.0.0.1:{port}?timeout=1s"), 1).expect("url");
+    let raw = build_email(&sample_email("alice@example.com")).expect("build");
+    let started = Instant::now();
+    let err = transport
+        .send("bounces@herald.test", "alice@example.com", &raw)
+        .await
+        .expect_err("no final reply");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(err.class, FailureClass::Unknown, "{err}");
+    assert!(err.message.contains("timed out"), "{err}");
+}
+
+#[tokio::test]
+async fn smtp_pool_reuses_one_connection_for_sequential_sends() {
+    let (port, accepted) = scripted_server(AfterData::Accept).await;
+    let transport =
+        SmtpTransport::from_url(&format!("smtp://127.0.0.1:{port}?timeout=5s"), 2).expect("url");
+    let raw = build_email(&sample_email("alice@example.com")).expect("build");
+    for _ in 0..5 {
+        let delivered = transport
+            .send("bounces@herald.test", "alice@example.com", &raw)
+            .await
+            .expect("send");
+        assert_eq!(delivered.reply, "250 2.0.0 queued");
+    }
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn smtp_pooled_connection_closed_by_server_is_replaced() {
+    let (port, accepted) = scripted_server(AfterData::AcceptThenClose).await;
+    let transport =
+        SmtpTransport::from_url(&format!("smtp://127.0.0.1:{port}?timeout=5s"), 1).expect("url");
+    let raw = build_email(&sample_email("alice@example.com")).expect("build");
+    for _ in 0..3 {
+        transport
+            .send("bounces@herald.test", "alice@example.com", &raw)
+            .await
+            .expect("send succeeds on a fresh connection");
+    }
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 3);
+}
