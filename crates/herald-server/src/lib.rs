@@ -82,6 +82,9 @@ pub fn router(state: AppState, options: RouterOptions) -> Router {
         .with_state(state)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(json_body::reject_oversized))
+        // A client that stops sending its body mid-way is cut off rather
+        // than holding a connection (and a graceful shutdown) forever.
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(Duration::from_secs(30)))
         .layer(CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(problem::Problem::internal("handler panicked"))
         }))

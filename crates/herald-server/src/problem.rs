@@ -70,6 +70,7 @@ impl Problem {
 
     pub fn bad_request(errors: Vec<FieldError>) -> Problem {
         let detail = match errors.as_slice() {
+            [one] if one.pointer.is_empty() => one.message.clone(),
             [one] => format!("{}: {}", one.pointer, one.message),
             many => format!("{} fields are invalid; see errors", many.len()),
         };

@@ -591,6 +591,27 @@ async fn report_has_every_counter() {
     assert_eq!(r["sent"], 0);
     let w = s.get(&format!("/v1/campaigns/{c}/report?window=all")).await;
     assert_eq!(w.ok(200)["window"], "all");
+    let day = s.get(&format!("/v1/campaigns/{c}/report?window=24h")).await;
+    let day = day.ok(200);
+    assert_eq!(day["window"], "24h");
+    assert_eq!(
+        day["targeted"], 2,
+        "both messages are from the last 24h: {day}"
+    );
+    assert_eq!(day["excluded"]["byReason"]["noAddress"], 1, "{day}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_query_strings_are_problems_naming_the_parameter() {
+    let s = start().await;
+    let c = s.live_campaign().await;
+    let bad = s
+        .get(&format!("/v1/campaigns/{c}/report?window=week"))
+        .await;
+    let p = bad.problem(400, Some("/window"));
+    assert!(p.to_string().contains("24h"), "says what is allowed: {p}");
+    let bad = s.get("/v1/campaigns?limit=many").await;
+    bad.problem(400, Some("/limit"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

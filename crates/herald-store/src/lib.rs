@@ -20,7 +20,7 @@ use std::time::Duration;
 use herald_domain::campaign::{Campaign, CampaignVersion};
 use herald_domain::channel::ChannelConfiguration;
 use herald_domain::execution::Execution;
-use herald_domain::message::{Deliverable, Message, MessageStatus};
+use herald_domain::message::{Deliverable, Message};
 use herald_domain::profile::{Identity, Profile};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -92,11 +92,14 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<Message>>;
     /// The message with its status history.
     async fn get_message(&self, sandbox: &str, id: &str) -> Result<Option<Message>>;
-    async fn count_messages_by_status(
+    /// A campaign's messages counted by status and by exclusion reason;
+    /// with `since`, only messages created from then on.
+    async fn count_messages(
         &self,
         sandbox: &str,
         campaign_id: &str,
-    ) -> Result<BTreeMap<MessageStatus, u64>>;
+        since: Option<DateTime<Utc>>,
+    ) -> Result<MessageCounts>;
     /// Leases up to `limit` due messages to `worker` for `lease`. A message
     /// whose lease ran out (its worker died) is due again.
     async fn claim_messages(

@@ -84,3 +84,10 @@ impl OutcomeKind {
         }
     }
 }
+
+/// Counters of a campaign's messages.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MessageCounts {
+    pub by_status: std::collections::BTreeMap<MessageStatus, u64>,
+    pub excluded_by_reason: std::collections::BTreeMap<String, u64>,
+}

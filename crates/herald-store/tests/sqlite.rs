@@ -116,8 +116,8 @@ async fn concurrent_accepts_share_commits_and_request_ids_stay_unique() {
     }
     assert_eq!(created, 201);
     assert_eq!(existing, 49);
-    let counts = store.count_messages_by_status("prod", "c1").await.unwrap();
-    assert_eq!(counts.get(&MessageStatus::Queued), Some(&402));
+    let counts = store.count_messages("prod", "c1", None).await.unwrap();
+    assert_eq!(counts.by_status.get(&MessageStatus::Queued), Some(&402));
 }
 
 #[tokio::test]
@@ -290,9 +290,9 @@ async fn releasing_leases_requeues_only_that_workers_messages() {
         .await
         .unwrap();
     assert_eq!(store.release_leases("a").await.unwrap(), 2);
-    let counts = store.count_messages_by_status("prod", "c1").await.unwrap();
-    assert_eq!(counts.get(&MessageStatus::Queued), Some(&2));
-    assert_eq!(counts.get(&MessageStatus::Sending), Some(&2));
+    let counts = store.count_messages("prod", "c1", None).await.unwrap();
+    assert_eq!(counts.by_status.get(&MessageStatus::Queued), Some(&2));
+    assert_eq!(counts.by_status.get(&MessageStatus::Sending), Some(&2));
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
@@ -48,6 +49,21 @@ async fn load(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Campaign
         .get_campaign(&caller.sandbox, id)
         .await?
         .ok_or_else(|| Problem::not_found("campaign", id))
+}
+
+/// A query string that does not parse, as problem JSON naming the parameter.
+fn query_problem(e: QueryRejection) -> Problem {
+    let text = e.body_text();
+    let detail = text
+        .strip_prefix("Failed to deserialize query string: ")
+        .unwrap_or(&text)
+        .to_string();
+    let param = detail.split(':').next().unwrap_or("").trim().to_string();
+    Problem::bad_request(vec![FieldError::new(
+        format!("/{param}"),
+        "invalid_query",
+        detail,
+    )])
 }
 
 /// Rules checked on create and on every edit (review checks the rest).
@@ -153,9 +169,10 @@ pub struct ListQuery {
 pub async fn list(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    Query(q): Query<ListQuery>,
+    q: Result<Query<ListQuery>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     caller.require(SCOPE_MANAGE)?;
+    let Query(q) = q.map_err(query_problem)?;
     let status = match q.status.as_deref() {
         None | Some("") => None,
         Some(s) => Some(CampaignStatus::parse(s).ok_or_else(|| {
@@ -533,20 +550,42 @@ pub async fn curl(
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text))
 }
 
-#[utoipa::path(get, path = "/v1/campaigns/{id}/report", tag = "campaigns",
-    responses((status = 200, description = "Report counters (see API.md)")))]
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ReportQuery {
+    /// `all` (default) or `24h`: messages created in the last 24 hours.
+    window: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/campaigns/{id}/report", tag = "campaigns", params(ReportQuery),
+    responses((status = 200, description = "Report counters (see API.md)"), (status = 400, body = Problem)))]
 pub async fn report(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
+    q: Result<Query<ReportQuery>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     caller.require(SCOPE_MANAGE)?;
+    let Query(q) = q.map_err(query_problem)?;
+    let (window, since) = match q.window.as_deref().unwrap_or("all") {
+        "all" => ("all", None),
+        "24h" => ("24h", Some(Utc::now() - chrono::Duration::hours(24))),
+        other => {
+            return Err(Problem::bad_request(vec![FieldError::new(
+                "/window",
+                "invalid_value",
+                format!("window must be 'all' or '24h', not '{other}'"),
+            )]));
+        }
+    };
     let c = load(&state, &caller, &id).await?;
     let counts = state
         .store
-        .count_messages_by_status(&caller.sandbox, &c.id)
+        .count_messages(&caller.sandbox, &c.id, since)
         .await?;
-    Ok(Json(report_json(&c.id, &counts)))
+    let mut report = report_json(&c.id, &counts.by_status);
+    report["window"] = json!(window);
+    report["excluded"]["byReason"] = json!(counts.excluded_by_reason);
+    Ok(Json(report))
 }
 
 /// The report shape of API.md. Counters of features not built yet are 0.

@@ -1,7 +1,5 @@
 //! Reads of executions and messages.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqlitePool};
@@ -11,6 +9,7 @@ use herald_domain::execution::Execution;
 use herald_domain::message::{Message, MessageEvent, MessageStatus};
 
 use super::codec::*;
+use crate::types::MessageCounts;
 use crate::{Result, StoreError};
 
 pub fn row_to_execution(r: &SqliteRow) -> Result<Execution> {
@@ -145,22 +144,35 @@ pub async fn get_message(pool: &SqlitePool, sandbox: &str, id: &str) -> Result<O
     Ok(Some(message))
 }
 
-pub async fn count_by_status(
+pub async fn count_messages(
     pool: &SqlitePool,
     sandbox: &str,
     campaign_id: &str,
-) -> Result<BTreeMap<MessageStatus, u64>> {
-    let rows = sqlx::query("SELECT status, count(*) AS n FROM messages WHERE sandbox = ?1 AND campaign_id = ?2 GROUP BY status")
-        .bind(sandbox)
-        .bind(campaign_id)
-        .fetch_all(pool)
-        .await?;
-    let mut out = BTreeMap::new();
+    since: Option<DateTime<Utc>>,
+) -> Result<MessageCounts> {
+    let rows = sqlx::query(
+        "SELECT status, exclusion_reason, count(*) AS n FROM messages
+         WHERE sandbox = ?1 AND campaign_id = ?2 AND created_at >= ?3
+         GROUP BY status, exclusion_reason",
+    )
+    .bind(sandbox)
+    .bind(campaign_id)
+    .bind(since.map(ms).unwrap_or(i64::MIN))
+    .fetch_all(pool)
+    .await?;
+    let mut out = MessageCounts::default();
     for r in rows {
         let status: String = r.try_get("status")?;
-        let n: i64 = r.try_get("n")?;
-        if let Some(s) = MessageStatus::parse(&status) {
-            out.insert(s, n as u64);
+        let reason: Option<String> = r.try_get("exclusion_reason")?;
+        let n = r.try_get::<i64, _>("n")? as u64;
+        let Some(s) = MessageStatus::parse(&status) else {
+            continue;
+        };
+        *out.by_status.entry(s).or_default() += n;
+        if s == MessageStatus::Excluded
+            && let Some(reason) = reason
+        {
+            *out.excluded_by_reason.entry(reason).or_default() += n;
         }
     }
     Ok(out)

@@ -27,7 +27,7 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 use herald_domain::campaign::{Campaign, CampaignVersion};
 use herald_domain::channel::ChannelConfiguration;
 use herald_domain::execution::Execution;
-use herald_domain::message::{Deliverable, Message, MessageStatus};
+use herald_domain::message::{Deliverable, Message};
 use herald_domain::profile::{Identity, Profile};
 
 use crate::types::*;
@@ -232,12 +232,13 @@ impl Store for SqliteStore {
     async fn get_message(&self, sandbox: &str, id: &str) -> Result<Option<Message>> {
         messages::get_message(&self.read, sandbox, id).await
     }
-    async fn count_messages_by_status(
+    async fn count_messages(
         &self,
         sandbox: &str,
         campaign_id: &str,
-    ) -> Result<BTreeMap<MessageStatus, u64>> {
-        messages::count_by_status(&self.read, sandbox, campaign_id).await
+        since: Option<DateTime<Utc>>,
+    ) -> Result<MessageCounts> {
+        messages::count_messages(&self.read, sandbox, campaign_id, since).await
     }
     async fn claim_messages(
         &self,
