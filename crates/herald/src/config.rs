@@ -92,7 +92,7 @@ impl Settings {
             "json" => true,
             other => anyhow::bail!("log format must be 'text' or 'json', not '{other}'"),
         };
-        let settings = Settings {
+        let mut settings = Settings {
             data_dir: args
                 .data_dir
                 .or(file.data_dir)
@@ -107,7 +107,9 @@ impl Settings {
                 .delivery_concurrency
                 .or(file.delivery_concurrency)
                 .unwrap_or(128),
-            smtp_pool: args.smtp_pool.or(file.smtp_pool).unwrap_or(32),
+            // No default of its own: as many idle connections as sends at
+            // once, so a busy pool never closes and reopens connections.
+            smtp_pool: args.smtp_pool.or(file.smtp_pool).unwrap_or(0),
             retry_base_seconds: args
                 .retry_base_seconds
                 .or(file.retry_base_seconds)
@@ -117,6 +119,9 @@ impl Settings {
             bench_noop: args.bench_noop,
             no_delivery: args.no_delivery,
         };
+        if settings.smtp_pool == 0 {
+            settings.smtp_pool = settings.delivery_concurrency.min(u32::MAX as usize) as u32;
+        }
         if settings.delivery_concurrency == 0 {
             anyhow::bail!("delivery_concurrency must be at least 1");
         }

@@ -21,21 +21,11 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         .install_recorder()
         .context("cannot install the metrics recorder")?;
 
-    let store = Arc::new(
-        SqliteStore::open(&settings.data_dir)
-            .await
-            .with_context(|| format!("cannot open the store in {}", settings.data_dir.display()))?,
-    );
-    info!(data_dir = %settings.data_dir.display(), "store opened (SQLite, WAL, synchronous=FULL)");
-    if let Some(key) =
-        herald_server::ensure_admin_key(store.as_ref(), settings.api_key.as_deref()).await?
-    {
-        // Printed once, on first start; only its hash is stored.
-        println!(
-            "\n  Herald created an admin API key (shown only this once):\n\n      {key}\n\n  Use it as: Authorization: Bearer {key}\n"
-        );
-    }
-
+    // Everything that can fail on bad settings happens before a key is
+    // created, so a failed first start never swallows the one-time key.
+    let listener = tokio::net::TcpListener::bind(&settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let transport: Arc<dyn MailTransport> = match &settings.smtp_url {
         Some(url) => {
             Arc::new(SmtpTransport::from_url(url, settings.smtp_pool).context("invalid SMTP URL")?)
@@ -48,6 +38,12 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         }
     };
     info!(transport = %transport.describe(), "email transport ready");
+    let store = Arc::new(
+        SqliteStore::open(&settings.data_dir)
+            .await
+            .with_context(|| format!("cannot open the store in {}", settings.data_dir.display()))?,
+    );
+    info!(data_dir = %settings.data_dir.display(), "store opened (SQLite, WAL, synchronous=FULL)");
 
     let engine = if settings.no_delivery {
         info!("API-only node (--no-delivery): messages are stored for other nodes to deliver");
@@ -73,6 +69,15 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         )
     };
 
+    if let Some(key) =
+        herald_server::ensure_admin_key(store.as_ref(), settings.api_key.as_deref()).await?
+    {
+        // Printed once, on first start; only its hash is stored.
+        println!(
+            "\n  Herald created an admin API key (shown only this once):\n\n      {key}\n\n  Use it as: Authorization: Bearer {key}\n"
+        );
+    }
+
     let state = AppState::new(
         store.clone() as Arc<dyn Store>,
         engine.as_ref().map(|e| e.waker()),
@@ -87,12 +92,23 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         "/metrics",
         get(move || std::future::ready(prometheus.render())),
     );
-    let listener = tokio::net::TcpListener::bind(&settings.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", settings.listen))?;
     info!(address = %listener.local_addr()?, "Herald is listening");
 
-    herald_server::serve(listener, app, shutdown_signal()).await?;
+    // Stop accepting on a signal; give in-flight requests a bounded grace
+    // period so a stalled client cannot hold the shutdown forever.
+    let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = herald_server::serve(listener, app, async move {
+        shutdown_signal().await;
+        let _ = signalled_tx.send(());
+    });
+    tokio::pin!(server);
+    tokio::select! {
+        r = &mut server => r?,
+        _ = async {
+            let _ = signalled_rx.await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => warn!(grace_s = SHUTDOWN_GRACE.as_secs(), "requests still open after the grace period; closing them"),
+    }
     info!("HTTP server stopped; finishing in-flight sends");
     if let Some(engine) = engine {
         engine.shutdown().await;
@@ -101,6 +117,9 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     info!("bye");
     Ok(())
 }
+
+/// How long open requests may take to finish after a shutdown signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// This node's identity, kept in the data directory so that after a crash
 /// the restarted node recognizes the leases it held.
