@@ -29,6 +29,11 @@ pub struct EngineConfig {
     pub lease: Duration,
     /// The longest sleep when nothing is due and nobody wakes us.
     pub idle_poll: Duration,
+    /// At light load, how long to let work gather before claiming it, and
+    /// outcomes before recording them. Every claim and every record is a
+    /// store commit; without this a steady trickle of triggers costs two
+    /// extra commits per message and starves the API of the writer.
+    pub linger: Duration,
     pub retry: RetryPolicy,
 }
 
@@ -41,6 +46,7 @@ impl Default for EngineConfig {
             // Longer than the slowest send (the SMTP timeout is 60 s).
             lease: Duration::from_secs(120),
             idle_poll: Duration::from_millis(500),
+            linger: Duration::from_millis(5),
             retry: RetryPolicy::default(),
         }
     }
@@ -97,7 +103,7 @@ impl DeliveryEngine {
     async fn run(self, stop: watch::Receiver<bool>) {
         let me = Arc::new(self);
         let (done_tx, done_rx) = mpsc::channel::<DeliveryOutcome>(me.config.concurrency * 4);
-        let recorder = tokio::spawn(record_outcomes(me.store.clone(), done_rx));
+        let recorder = tokio::spawn(record_outcomes(me.store.clone(), done_rx, me.config.linger));
         let permits = Arc::new(Semaphore::new(me.config.concurrency));
         match me.store.release_leases(&me.config.worker_id).await {
             Ok(0) => {}
@@ -135,15 +141,10 @@ impl DeliveryEngine {
                     continue;
                 }
             };
-            if claimed.is_empty() {
-                let sleep = me.idle_sleep().await;
-                tokio::select! {
-                    _ = me.wake.notified() => {}
-                    _ = tokio::time::sleep(sleep) => {}
-                    _ = stopped(stop.clone()) => break,
-                }
-                continue;
-            }
+            // Fewer than asked for: everything due is claimed, so wait to
+            // be woken (or for the next retry to come due) instead of
+            // asking the store again right away.
+            let drained = claimed.len() < free;
             debug!(count = claimed.len(), "claimed messages");
             for m in claimed {
                 let Ok(permit) = permits.clone().acquire_owned().await else {
@@ -161,6 +162,20 @@ impl DeliveryEngine {
                     }
                     .instrument(span),
                 );
+            }
+            if drained {
+                let sleep = me.idle_sleep().await;
+                tokio::select! {
+                    _ = me.wake.notified() => {}
+                    _ = tokio::time::sleep(sleep) => {}
+                    _ = stopped(stop.clone()) => break,
+                }
+                // Let the triggers of the next few milliseconds join this
+                // claim.
+                tokio::select! {
+                    _ = tokio::time::sleep(me.config.linger) => {}
+                    _ = stopped(stop.clone()) => break,
+                }
             }
         }
         // Graceful stop: wait until every send has returned its permit.
@@ -329,9 +344,25 @@ async fn stopped(mut stop: watch::Receiver<bool>) {
 }
 
 /// Batches outcomes into the store's group commit.
-async fn record_outcomes(store: Arc<dyn Store>, mut rx: mpsc::Receiver<DeliveryOutcome>) {
-    let mut batch = Vec::with_capacity(512);
-    while rx.recv_many(&mut batch, 512).await > 0 {
+async fn record_outcomes(
+    store: Arc<dyn Store>,
+    mut rx: mpsc::Receiver<DeliveryOutcome>,
+    linger: Duration,
+) {
+    const MAX: usize = 512;
+    let mut batch = Vec::with_capacity(MAX);
+    while rx.recv_many(&mut batch, MAX).await > 0 {
+        if batch.len() < MAX / 8 && !linger.is_zero() {
+            // A light trickle: give the sends finishing right now a moment
+            // to share this commit. A closed channel ends the wait.
+            let until = tokio::time::Instant::now() + linger;
+            while batch.len() < MAX {
+                match tokio::time::timeout_at(until, rx.recv()).await {
+                    Ok(Some(o)) => batch.push(o),
+                    Ok(None) | Err(_) => break,
+                }
+            }
+        }
         let outcomes = std::mem::take(&mut batch);
         let mut attempt = 0;
         loop {

@@ -7,6 +7,11 @@ mod serve;
 
 use clap::{Parser, Subcommand};
 
+// glibc malloc took ~16% of the server's CPU under load (profiled with
+// perf); mimalloc's thread-local free lists do the same work for less.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "herald",

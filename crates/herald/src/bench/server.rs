@@ -112,12 +112,27 @@ impl Drop for Server {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
+                self.keep_log();
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+        self.keep_log();
+    }
+}
+
+impl Server {
+    /// `HERALD_BENCH_SERVER_LOG=path` keeps the server's log (with
+    /// `RUST_LOG=herald_store=debug`, the group-commit figures per second)
+    /// after the temporary data directory is gone.
+    fn keep_log(&self) {
+        if let Some(dest) = std::env::var_os("HERALD_BENCH_SERVER_LOG")
+            && let Err(e) = std::fs::copy(&self.log, &dest)
+        {
+            eprintln!("cannot keep the server log: {e}");
+        }
     }
 }
 
