@@ -43,7 +43,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot open the store in {}", settings.data_dir.display()))?,
     );
-    info!(data_dir = %settings.data_dir.display(), "store opened (SQLite, WAL, synchronous=FULL)");
+    info!(data_dir = %settings.data_dir.display(), "store opened (SQLite, WAL; every write fsync'd before it is answered)");
 
     let engine = if settings.no_delivery {
         info!("API-only node (--no-delivery): messages are stored for other nodes to deliver");

@@ -8,6 +8,7 @@
 mod codec;
 mod management;
 mod messages;
+mod wal_sync;
 mod writer;
 
 use std::collections::BTreeMap;
@@ -76,9 +77,11 @@ impl SqliteStore {
             .min_connections(1)
             .connect_with(base.read_only(true))
             .await?;
+        // The migrations wrote through the WAL, so the file exists.
+        let sync = wal_sync::WalSync::start(&dir.join("herald.db-wal"))?;
         let writer = Arc::new(Mutex::new(conn));
         let (tx, rx) = mpsc::channel(8192);
-        tokio::spawn(writer::run(writer.clone(), rx));
+        tokio::spawn(writer::run(writer.clone(), rx, sync));
         tokio::spawn(checkpoints(checkpointer));
         Ok(SqliteStore {
             writer,
@@ -207,7 +210,8 @@ impl Store for SqliteStore {
     }
 
     async fn accept_execution(&self, new: NewExecution) -> Result<AcceptOutcome> {
-        self.submit(|reply| Command::Accept(Box::new(new), reply))
+        let accept = writer::Accept::prepare(new)?;
+        self.submit(|reply| Command::Accept(Box::new(accept), reply))
             .await
     }
     async fn find_execution_by_request(
@@ -261,7 +265,8 @@ impl Store for SqliteStore {
         if outcomes.is_empty() {
             return Ok(());
         }
-        self.submit(|reply| Command::Complete(outcomes, reply))
+        let completion = writer::Completion::prepare(outcomes)?;
+        self.submit(|reply| Command::Complete(Box::new(completion), reply))
             .await
     }
     async fn release_leases(&self, worker: &str) -> Result<u64> {
@@ -276,5 +281,28 @@ impl Store for SqliteStore {
     }
     async fn next_due_at(&self) -> Result<Option<DateTime<Utc>>> {
         messages::next_due_at(&self.read).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Group commits switch the shared connection to NORMAL (their fsync is
+    /// `WalSync`'s); the management writes after them must find it FULL.
+    #[tokio::test]
+    async fn the_writer_connection_is_full_again_after_a_group_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).await.unwrap();
+        let claimed = store
+            .claim_messages("w", 10, Duration::from_secs(30), Utc::now())
+            .await
+            .unwrap();
+        assert!(claimed.is_empty());
+        let mode: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&mut *store.writer.lock().await)
+            .await
+            .unwrap();
+        assert_eq!(mode, 2, "synchronous=FULL is 2");
     }
 }

@@ -18,19 +18,48 @@ use sqlx::{Row, SqliteConnection};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use herald_domain::channel::Channel;
+use herald_domain::execution::PlannedMessage;
 use herald_domain::message::{Deliverable, MessageStatus};
 
 use super::MAX_BATCH;
 use super::codec::*;
 use super::messages::row_to_execution;
+use super::wal_sync::{Held, WalSync};
 use crate::types::*;
 use crate::{Result, StoreError};
 
 /// SQLite's default bound-parameter limit is 32766; stay well below it.
 const MAX_PARAMS: usize = 30_000;
 
+/// An execution to accept, with its JSON columns already serialized by the
+/// caller's task: the writer is the one serial resource, so it only binds.
+pub struct Accept {
+    new: NewExecution,
+    context: String,
+    response: String,
+    origin: Option<String>,
+    /// (profile, context) of each message, in order.
+    messages: Vec<(String, String)>,
+}
+
+impl Accept {
+    pub fn prepare(new: NewExecution) -> Result<Accept> {
+        Ok(Accept {
+            context: to_json(&new.execution.context)?,
+            response: to_json(&new.execution.response)?,
+            origin: new.profile_origin.as_ref().map(to_json).transpose()?,
+            messages: new
+                .messages
+                .iter()
+                .map(|m| Ok((to_json(&m.profile)?, to_json(&m.recipient_context)?)))
+                .collect::<Result<_>>()?,
+            new,
+        })
+    }
+}
+
 pub enum Command {
-    Accept(Box<NewExecution>, oneshot::Sender<Result<AcceptOutcome>>),
+    Accept(Box<Accept>, oneshot::Sender<Result<AcceptOutcome>>),
     Claim {
         worker: String,
         limit: usize,
@@ -38,7 +67,7 @@ pub enum Command {
         now: DateTime<Utc>,
         reply: oneshot::Sender<Result<Vec<Deliverable>>>,
     },
-    Complete(Vec<DeliveryOutcome>, oneshot::Sender<Result<()>>),
+    Complete(Box<Completion>, oneshot::Sender<Result<()>>),
 }
 
 enum Reply {
@@ -48,6 +77,21 @@ enum Reply {
 }
 
 impl Command {
+    /// Answers at once, or — for accepts and claims — after the WAL fsync
+    /// that makes this batch durable (`held`). Claims wait too, so that
+    /// nothing is sent before its acceptance is on disk.
+    fn answer_when_durable(self, reply: Reply, held: &mut Vec<Held>) {
+        match self {
+            Command::Complete(..) => self.answer(reply),
+            cmd => held.push(Box::new(move |err: Option<&std::io::Error>| match err {
+                None => cmd.answer(reply),
+                Some(e) => cmd.fail(&StoreError::Corrupt(format!(
+                    "fsync of the WAL failed: {e}"
+                ))),
+            })),
+        }
+    }
+
     fn answer(self, reply: Reply) {
         match (self, reply) {
             (Command::Accept(_, tx), Reply::Accept(r)) => {
@@ -82,7 +126,11 @@ impl Command {
 /// Expired leases are looked for at most this often.
 const RECLAIM_EVERY: Duration = Duration::from_millis(500);
 
-pub async fn run(conn: Arc<Mutex<SqliteConnection>>, mut rx: mpsc::Receiver<Command>) {
+pub async fn run(
+    conn: Arc<Mutex<SqliteConnection>>,
+    mut rx: mpsc::Receiver<Command>,
+    sync: WalSync,
+) {
     let mut last_reclaim = Instant::now() - Duration::from_secs(60);
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut stats = Stats::default();
@@ -98,11 +146,12 @@ pub async fn run(conn: Arc<Mutex<SqliteConnection>>, mut rx: mpsc::Receiver<Comm
         let locked = Instant::now();
         let fast = transact(&mut guard, &cmds, reclaim).await;
         stats.record(size, locked - started, locked.elapsed());
+        let mut held: Vec<Held> = Vec::with_capacity(size);
         match fast {
             Ok(replies) => {
                 drop(guard);
                 for (cmd, reply) in cmds.into_iter().zip(replies) {
-                    cmd.answer(reply);
+                    cmd.answer_when_durable(reply, &mut held);
                 }
             }
             Err(e) => {
@@ -111,7 +160,7 @@ pub async fn run(conn: Arc<Mutex<SqliteConnection>>, mut rx: mpsc::Receiver<Comm
                     let alone = transact(&mut guard, std::slice::from_ref(&cmd), reclaim).await;
                     match alone {
                         Ok(mut replies) => match replies.pop() {
-                            Some(r) => cmd.answer(r),
+                            Some(r) => cmd.answer_when_durable(r, &mut held),
                             None => cmd.fail(&StoreError::Corrupt("no reply".into())),
                         },
                         Err(e) => cmd.fail(&e),
@@ -119,6 +168,7 @@ pub async fn run(conn: Arc<Mutex<SqliteConnection>>, mut rx: mpsc::Receiver<Comm
                 }
             }
         }
+        sync.after_sync(held);
     }
 }
 
@@ -162,8 +212,28 @@ impl Stats {
     }
 }
 
-/// BEGIN IMMEDIATE; apply; COMMIT — or ROLLBACK when either fails.
+/// BEGIN IMMEDIATE; apply; COMMIT — or ROLLBACK when either fails. The
+/// COMMIT does not wait for the disk (`synchronous=NORMAL`); `WalSync`
+/// does, before anyone is answered. The connection goes back to FULL for
+/// the management writes that share it.
 async fn transact(
+    conn: &mut SqliteConnection,
+    cmds: &[Command],
+    reclaim: bool,
+) -> Result<Vec<Reply>> {
+    sqlx::query("PRAGMA synchronous = NORMAL")
+        .execute(&mut *conn)
+        .await?;
+    let out = transact_normal(conn, cmds, reclaim).await;
+    let full = sqlx::query("PRAGMA synchronous = FULL")
+        .execute(&mut *conn)
+        .await;
+    let out = out?;
+    full?;
+    Ok(out)
+}
+
+async fn transact_normal(
     conn: &mut SqliteConnection,
     cmds: &[Command],
     reclaim: bool,
@@ -197,7 +267,7 @@ static COMMIT_NANOS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64
 
 /// Applies `cmds` inside the open transaction; replies in the same order.
 async fn apply(conn: &mut SqliteConnection, cmds: &[Command], reclaim: bool) -> Result<Vec<Reply>> {
-    let accepts: Vec<&NewExecution> = cmds
+    let accepts: Vec<&Accept> = cmds
         .iter()
         .filter_map(|c| match c {
             Command::Accept(n, _) => Some(n.as_ref()),
@@ -211,15 +281,14 @@ async fn apply(conn: &mut SqliteConnection, cmds: &[Command], reclaim: bool) -> 
         std::sync::atomic::Ordering::Relaxed,
     );
     let t = Instant::now();
-    let outcomes: Vec<&DeliveryOutcome> = cmds
+    let completions: Vec<&Completion> = cmds
         .iter()
         .filter_map(|c| match c {
-            Command::Complete(o, _) => Some(o.iter()),
+            Command::Complete(c, _) => Some(c.as_ref()),
             _ => None,
         })
-        .flatten()
         .collect();
-    complete_many(conn, &outcomes).await?;
+    complete_many(conn, &completions).await?;
     COMPLETE_NANOS.fetch_add(
         t.elapsed().as_nanos() as u64,
         std::sync::atomic::Ordering::Relaxed,
@@ -250,9 +319,12 @@ async fn apply(conn: &mut SqliteConnection, cmds: &[Command], reclaim: bool) -> 
     Ok(replies)
 }
 
-/// "(?1,?2,…),(…)" for `rows` rows of `cols` parameters starting at `first`.
-fn placeholders(rows: usize, cols: usize, first: usize) -> String {
-    let mut s = String::with_capacity(rows * cols * 5);
+/// "(?,?,…),(…)" for `rows` rows of `cols` parameters. Anonymous
+/// parameters on purpose: sqlx looks every numbered one up by name
+/// (`sqlite3_bind_parameter_name` scans a list), quadratic in a multi-row
+/// statement's parameter count.
+fn placeholders(rows: usize, cols: usize) -> String {
+    let mut s = String::with_capacity(rows * (cols * 2 + 2));
     for r in 0..rows {
         if r > 0 {
             s.push(',');
@@ -263,7 +335,6 @@ fn placeholders(rows: usize, cols: usize, first: usize) -> String {
                 s.push(',');
             }
             s.push('?');
-            s.push_str(&(first + r * cols + c).to_string());
         }
         s.push(')');
     }
@@ -273,10 +344,7 @@ fn placeholders(rows: usize, cols: usize, first: usize) -> String {
 const EXECUTION_COLS: usize = 11;
 const MESSAGE_COLS: usize = 18;
 
-async fn accept_many(
-    conn: &mut SqliteConnection,
-    news: &[&NewExecution],
-) -> Result<Vec<AcceptOutcome>> {
+async fn accept_many(conn: &mut SqliteConnection, news: &[&Accept]) -> Result<Vec<AcceptOutcome>> {
     if news.is_empty() {
         return Ok(Vec::new());
     }
@@ -289,11 +357,11 @@ async fn accept_many(
             "INSERT INTO executions (sandbox, id, campaign_id, campaign_version, request_id, request_hash, kind,
                                      context, response, created_by, created_at)
              VALUES {} ON CONFLICT (sandbox, campaign_id, request_id) DO NOTHING RETURNING id",
-            placeholders(chunk.len(), EXECUTION_COLS, 1)
+            placeholders(chunk.len(), EXECUTION_COLS)
         );
         let mut q = sqlx::query(&sql);
-        for n in chunk {
-            let e = &n.execution;
+        for a in chunk {
+            let e = &a.new.execution;
             q = q
                 .bind(&e.sandbox)
                 .bind(&e.id)
@@ -302,8 +370,8 @@ async fn accept_many(
                 .bind(&e.request_id)
                 .bind(&e.request_hash)
                 .bind(&e.kind)
-                .bind(to_json(&e.context)?)
-                .bind(to_json(&e.response)?)
+                .bind(&a.context)
+                .bind(&a.response)
                 .bind(&e.created_by)
                 .bind(ms(e.created_at));
         }
@@ -313,8 +381,8 @@ async fn accept_many(
     }
     // 2. Repeats get the execution that ran first.
     let mut outcomes = Vec::with_capacity(news.len());
-    for n in news {
-        let e = &n.execution;
+    for a in news {
+        let e = &a.new.execution;
         if inserted.contains(&e.id) {
             outcomes.push(AcceptOutcome::Created);
         } else {
@@ -327,30 +395,37 @@ async fn accept_many(
             outcomes.push(AcceptOutcome::Existing(Box::new(row_to_execution(&row)?)));
         }
     }
-    let created: Vec<&NewExecution> = news
+    let created: Vec<&Accept> = news
         .iter()
         .copied()
-        .filter(|n| inserted.contains(&n.execution.id))
+        .filter(|a| inserted.contains(&a.new.execution.id))
         .collect();
     // 3. Profiles created by executions (rare: unknown recipients of
     //    campaigns that create profiles).
-    for n in &created {
-        create_profiles(conn, n).await?;
+    for a in &created {
+        create_profiles(conn, a).await?;
     }
     // 4. All their messages in multi-row INSERTs.
-    let rows: Vec<(&NewExecution, &herald_domain::execution::PlannedMessage)> = created
+    type MessageRow<'a> = (&'a NewExecution, &'a PlannedMessage, &'a (String, String));
+    let rows: Vec<MessageRow<'_>> = created
         .iter()
-        .flat_map(|n| n.messages.iter().map(move |m| (*n, m)))
+        .flat_map(|a| {
+            a.new
+                .messages
+                .iter()
+                .zip(&a.messages)
+                .map(move |(m, json)| (&a.new, m, json))
+        })
         .collect();
     for chunk in rows.chunks(MAX_PARAMS / MESSAGE_COLS) {
         let sql = format!(
             "INSERT INTO messages (id, sandbox, execution_id, campaign_id, campaign_version, channel, user_id, namespace,
               profile_id, address, status, exclusion_reason, profile, context, priority, next_attempt_at, created_at, updated_at)
              VALUES {}",
-            placeholders(chunk.len(), MESSAGE_COLS, 1)
+            placeholders(chunk.len(), MESSAGE_COLS)
         );
         let mut q = sqlx::query(&sql);
-        for (n, m) in chunk {
+        for (n, m, (profile, context)) in chunk {
             let e = &n.execution;
             let at = ms(e.created_at);
             q = q
@@ -366,8 +441,8 @@ async fn accept_many(
                 .bind(&m.address)
                 .bind(m.status.as_str())
                 .bind(&m.exclusion_reason)
-                .bind(to_json(&m.profile)?)
-                .bind(to_json(&m.recipient_context)?)
+                .bind(profile)
+                .bind(context)
                 .bind(n.priority)
                 .bind(at)
                 .bind(at)
@@ -378,9 +453,9 @@ async fn accept_many(
     Ok(outcomes)
 }
 
-async fn create_profiles(conn: &mut SqliteConnection, n: &NewExecution) -> Result<()> {
-    let e = &n.execution;
-    for p in &n.profiles_to_create {
+async fn create_profiles(conn: &mut SqliteConnection, a: &Accept) -> Result<()> {
+    let e = &a.new.execution;
+    for p in &a.new.profiles_to_create {
         // Another call may have created it meanwhile: the identity's owner
         // wins, and this execution's messages keep the id they were given.
         let claimed = sqlx::query(
@@ -399,7 +474,7 @@ async fn create_profiles(conn: &mut SqliteConnection, n: &NewExecution) -> Resul
             )
             .bind(&e.sandbox)
             .bind(&p.profile_id)
-            .bind(n.profile_origin.as_ref().map(to_json).transpose()?)
+            .bind(&a.origin)
             .bind(ms(e.created_at))
             .execute(&mut *conn)
             .await?;
@@ -471,51 +546,82 @@ async fn claim(
         .collect()
 }
 
+/// Each outcome as (id, worker, column3, column4, at); column meanings
+/// depend on the kind and are spelled out in its SET clause.
+type OutcomeRow = (String, String, Option<String>, Option<String>, i64);
+
+/// Delivery outcomes with their rows built (and rendered messages
+/// serialized) by the caller's task, for the same reason as [`Accept`].
+pub struct Completion {
+    outcomes: Vec<DeliveryOutcome>,
+    sent: Vec<OutcomeRow>,
+    retry: Vec<OutcomeRow>,
+    failed: Vec<OutcomeRow>,
+}
+
+impl Completion {
+    pub fn prepare(outcomes: Vec<DeliveryOutcome>) -> Result<Completion> {
+        let mut sent = Vec::new();
+        let mut retry = Vec::new();
+        let mut failed = Vec::new();
+        for o in &outcomes {
+            let (id, worker, at) = (o.message_id.clone(), o.worker.clone(), ms(o.at));
+            match &o.kind {
+                OutcomeKind::Sent {
+                    rendered,
+                    header_message_id,
+                    ..
+                } => sent.push((
+                    id,
+                    worker,
+                    Some(to_json(rendered)?),
+                    Some(header_message_id.clone()),
+                    at,
+                )),
+                OutcomeKind::Retry { error, retry_at } => retry.push((
+                    id,
+                    worker,
+                    Some(error.clone()),
+                    Some(ms(*retry_at).to_string()),
+                    at,
+                )),
+                OutcomeKind::Failed { error, rendered } => failed.push((
+                    id,
+                    worker,
+                    Some(error.clone()),
+                    rendered.as_ref().map(to_json).transpose()?,
+                    at,
+                )),
+            }
+        }
+        Ok(Completion {
+            outcomes,
+            sent,
+            retry,
+            failed,
+        })
+    }
+}
+
 /// One UPDATE … FROM (VALUES …) per outcome kind, applied only where the
 /// worker still holds the lease, then one INSERT of the history events of
 /// the messages that actually changed.
-async fn complete_many(conn: &mut SqliteConnection, outcomes: &[&DeliveryOutcome]) -> Result<()> {
-    if outcomes.is_empty() {
+async fn complete_many(conn: &mut SqliteConnection, completions: &[&Completion]) -> Result<()> {
+    if completions.is_empty() {
         return Ok(());
     }
-    // Each outcome as (id, worker, column3, column4, at); column meanings
-    // depend on the kind and are spelled out in its SET clause.
-    type Row = (String, String, Option<String>, Option<String>, i64);
-    let mut sent: Vec<Row> = Vec::new();
-    let mut retry: Vec<Row> = Vec::new();
-    let mut failed: Vec<Row> = Vec::new();
-    for o in outcomes {
-        let (id, worker, at) = (o.message_id.clone(), o.worker.clone(), ms(o.at));
-        match &o.kind {
-            OutcomeKind::Sent {
-                rendered,
-                header_message_id,
-                ..
-            } => sent.push((
-                id,
-                worker,
-                Some(to_json(rendered)?),
-                Some(header_message_id.clone()),
-                at,
-            )),
-            OutcomeKind::Retry { error, retry_at } => retry.push((
-                id,
-                worker,
-                Some(error.clone()),
-                Some(ms(*retry_at).to_string()),
-                at,
-            )),
-            OutcomeKind::Failed { error, rendered } => failed.push((
-                id,
-                worker,
-                Some(error.clone()),
-                rendered.as_ref().map(to_json).transpose()?,
-                at,
-            )),
-        }
-    }
+    let rows_of = |pick: fn(&Completion) -> &Vec<OutcomeRow>| -> Vec<&OutcomeRow> {
+        completions.iter().flat_map(|c| pick(c).iter()).collect()
+    };
+    let (sent, retry, failed) = (
+        rows_of(|c| &c.sent),
+        rows_of(|c| &c.retry),
+        rows_of(|c| &c.failed),
+    );
+    let outcomes: Vec<&DeliveryOutcome> =
+        completions.iter().flat_map(|c| c.outcomes.iter()).collect();
     let mut applied: HashSet<String> = HashSet::new();
-    let kinds: [(&str, &[Row]); 3] = [
+    let kinds: [(&str, &[&OutcomeRow]); 3] = [
         (
             "status = 'sent', last_error = NULL, rendered = v.column3, header_message_id = v.column4,
              sent_at = v.column5",
@@ -537,7 +643,7 @@ async fn complete_many(conn: &mut SqliteConnection, outcomes: &[&DeliveryOutcome
                  FROM (VALUES {}) AS v
                  WHERE messages.id = v.column1 AND messages.status = 'sending' AND messages.lease_owner = v.column2
                  RETURNING messages.id",
-                placeholders(chunk.len(), 5, 1)
+                placeholders(chunk.len(), 5)
             );
             let mut q = sqlx::query(&sql);
             for (id, worker, c3, c4, at) in chunk {
@@ -570,7 +676,7 @@ async fn complete_many(conn: &mut SqliteConnection, outcomes: &[&DeliveryOutcome
     for chunk in events.chunks(MAX_PARAMS / 4) {
         let sql = format!(
             "INSERT INTO message_events (message_id, at, status, detail) VALUES {}",
-            placeholders(chunk.len(), 4, 1)
+            placeholders(chunk.len(), 4)
         );
         let mut q = sqlx::query(&sql);
         for (o, status, detail) in chunk {
@@ -590,8 +696,8 @@ mod tests {
     use super::placeholders;
 
     #[test]
-    fn placeholders_number_rows_then_columns() {
-        assert_eq!(placeholders(2, 3, 1), "(?1,?2,?3),(?4,?5,?6)");
-        assert_eq!(placeholders(1, 2, 5), "(?5,?6)");
+    fn placeholders_are_rows_of_anonymous_parameters() {
+        assert_eq!(placeholders(2, 3), "(?,?,?),(?,?,?)");
+        assert_eq!(placeholders(1, 2), "(?,?)");
     }
 }
