@@ -25,6 +25,7 @@ pub use escape::{escape_html, sanitize_header};
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// How output tags are escaped; chosen per field (Decision 2), not per tag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +91,9 @@ struct Inner {
     source: String,
     body: ast::Body,
     partials: HashMap<String, ast::Body>,
+    /// The length of the last output, so the next render allocates its buffer once
+    /// instead of growing (and copying) it a dozen times.
+    size_hint: AtomicUsize,
 }
 
 impl Template {
@@ -129,6 +133,7 @@ impl Template {
                 source: source.to_string(),
                 body,
                 partials: compiled,
+                size_hint: AtomicUsize::new(source.len()),
             }),
         })
     }
@@ -179,7 +184,10 @@ impl Template {
             fail_missing: missing == MissingValues::Fail,
             mode,
             limits,
-            out: String::new(),
+            out: {
+                let hint = self.inner.size_hint.load(Ordering::Relaxed);
+                String::with_capacity(hint.saturating_add(hint / 8).min(limits.max_output_bytes))
+            },
             iterations: 0,
             depth: 0,
             vars: HashMap::new(),
@@ -189,6 +197,7 @@ impl Template {
         };
         let scope = render::Scope::root(data);
         r.render_body(&self.inner.body, &scope)?;
+        self.inner.size_hint.store(r.out.len(), Ordering::Relaxed);
         Ok(r.finish())
     }
 

@@ -121,9 +121,18 @@ impl<'t> Renderer<'t> {
                 self.check_output()
             }
             Node::Output { expr, escape } => {
-                let v = self.eval_strict(expr, scope, self.fail_missing)?;
+                // The common `{{path}}` skips the general evaluator's larger frame.
+                let v = match expr {
+                    Expr::Path(p) if !self.fail_missing => {
+                        self.lookup(p, scope).unwrap_or(Cow::Owned(Value::Null))
+                    }
+                    _ => self.eval_strict(expr, scope, self.fail_missing)?,
+                };
                 if *escape && self.mode == OutputMode::Html {
-                    escape_html_into(&to_text(&v), &mut self.out);
+                    match &*v {
+                        Value::String(s) => escape_html_into(s, &mut self.out),
+                        other => escape_html_into(&to_text(other), &mut self.out),
+                    }
                 } else {
                     write_text(&v, &mut self.out);
                 }
@@ -286,6 +295,25 @@ impl<'t> Renderer<'t> {
     /// (arithmetic, concatenation, function arguments) but not into the left of `?:`,
     /// comparisons, logic, or functions that handle nulls themselves (`isNull`…).
     fn eval_strict<'s>(
+        &self,
+        e: &Expr,
+        scope: &'s Scope<'s>,
+        strict: bool,
+    ) -> Result<Cow<'s, Value>, RenderError> {
+        // Paths are most of what templates evaluate; keeping them out of the big match
+        // keeps this frame small (the match's frame is several hundred bytes).
+        if let Expr::Path(p) = e {
+            let v = self.lookup(p, scope).unwrap_or(Cow::Owned(Value::Null));
+            if strict && v.is_null() {
+                return Err(RenderError::MissingValue { path: path_text(p) });
+            }
+            return Ok(v);
+        }
+        self.eval_compound(e, scope, strict)
+    }
+
+    #[inline(never)]
+    fn eval_compound<'s>(
         &self,
         e: &Expr,
         scope: &'s Scope<'s>,
@@ -495,7 +523,7 @@ impl<'t> Renderer<'t> {
                 let mut s = Some(scope);
                 while let Some(sc) = s {
                     if let Value::Object(m) = sc.value
-                        && let Some(v) = m.get(first)
+                        && let Some(v) = field(m, first)
                     {
                         return descend(v, rest);
                     }
@@ -539,13 +567,31 @@ fn descend_cow<'s>(v: Cow<'s, Value>, segs: &[String]) -> Option<Cow<'s, Value>>
     }
 }
 
+/// A member of an object. Profile and context objects are small, and for a few dozen
+/// entries comparing keys in order beats hashing the name with SipHash.
+#[inline]
+fn field<'v>(m: &'v serde_json::Map<String, Value>, key: &str) -> Option<&'v Value> {
+    if m.len() <= 32 {
+        // Length and first byte first: most keys differ there, without a memcmp call.
+        let kb = key.as_bytes();
+        m.iter()
+            .find(|(k, _)| {
+                let b = k.as_bytes();
+                b.len() == kb.len() && b.first() == kb.first() && b == kb
+            })
+            .map(|(_, v)| v)
+    } else {
+        m.get(key)
+    }
+}
+
 /// Walks `segs` down from `v`. On an array, a numeric segment indexes, `length` is the
 /// size, and any other name projects over the items (`orders.price` → list of prices).
 pub(crate) fn descend<'s>(v: &'s Value, segs: &[String]) -> Option<Cow<'s, Value>> {
     let mut cur = v;
     for (i, seg) in segs.iter().enumerate() {
         cur = match cur {
-            Value::Object(m) => m.get(seg)?,
+            Value::Object(m) => field(m, seg)?,
             Value::Array(items) => {
                 if let Ok(idx) = seg.parse::<usize>() {
                     items.get(idx)?

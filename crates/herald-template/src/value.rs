@@ -30,7 +30,11 @@ pub(crate) fn write_text(v: &Value, out: &mut String) {
     match v {
         Value::Null => {}
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::Number(n) => {
+            use std::fmt::Write as _;
+            // Writing into a String cannot fail.
+            let _ = write!(out, "{n}");
+        }
         Value::String(s) => out.push_str(s),
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
