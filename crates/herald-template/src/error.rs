@@ -38,6 +38,13 @@ pub enum RenderError {
         column: u32,
         message: String,
     },
+    /// A computed value (a `let`, a concatenation, a function result) grew past the
+    /// output limit, or nested deeper than the depth limit.
+    #[error("a computed value exceeds the limit of {limit} bytes or is nested too deeply")]
+    ValueTooLarge { limit: usize },
+    /// Computed values copied more bytes in total than the render's work budget.
+    #[error("the render copied more than its budget of {limit} bytes of computed values")]
+    TooMuchWork { limit: usize },
     #[error("partial `{name}` is not defined")]
     UnknownPartial { name: String },
     #[error("fragments are not supported yet (fragment `{id}`)")]

@@ -191,6 +191,7 @@ impl Template {
             iterations: 0,
             depth: 0,
             vars: HashMap::new(),
+            work: std::cell::Cell::new(0),
             partials: &self.inner.partials,
             source: &self.inner.source,
             root: data,

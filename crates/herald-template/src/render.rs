@@ -7,6 +7,7 @@ use crate::value::{Arith, arith, compare, equals, to_text, truthy, write_text};
 use crate::{Limits, OutputMode};
 use serde_json::Value;
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
@@ -52,7 +53,11 @@ pub(crate) struct Renderer<'t> {
     pub out: String,
     pub iterations: usize,
     pub depth: usize,
-    pub vars: HashMap<String, Value>,
+    /// `let` variables with their size (reading one copies it, which counts as work).
+    pub vars: HashMap<String, (Value, usize)>,
+    /// Bytes of computed values copied so far (see [`WORK_FACTOR`]). A `Cell` because
+    /// lookups, which only borrow the renderer, copy variables too.
+    pub work: Cell<usize>,
     pub partials: &'t HashMap<String, Body>,
     pub source: &'t str,
     pub root: &'t Value,
@@ -95,7 +100,29 @@ impl<'t> Renderer<'t> {
                 limit: self.limits.max_loop_iterations,
             });
         }
+        self.charge(0)
+    }
+
+    /// Adds `bytes` of copying to the work budget.
+    fn charge(&self, bytes: usize) -> Result<(), RenderError> {
+        let work = self.work.get().saturating_add(bytes);
+        self.work.set(work);
+        let budget = self.limits.max_output_bytes.saturating_mul(WORK_FACTOR);
+        if work > budget {
+            return Err(RenderError::TooMuchWork { limit: budget });
+        }
         Ok(())
+    }
+
+    /// A value the template computed: at most `max_output_bytes` big and `max_depth`
+    /// deep (so doubling a variable in a loop stops early, and dropping or printing a
+    /// value never recurses too deep). Returns its size, already charged as work.
+    fn check_value(&self, v: &Value) -> Result<usize, RenderError> {
+        let cap = self.limits.max_output_bytes;
+        let size = value_size(v, cap, self.limits.max_depth)
+            .ok_or(RenderError::ValueTooLarge { limit: cap })?;
+        self.charge(size)?;
+        Ok(size)
     }
 
     fn eval_error(&self, offset: usize, message: String) -> RenderError {
@@ -140,7 +167,8 @@ impl<'t> Renderer<'t> {
             }
             Node::Let { name, value } => {
                 let v = self.eval(value, scope)?.into_owned();
-                self.vars.insert(name.clone(), v);
+                let size = self.check_value(&v)?;
+                self.vars.insert(name.clone(), (v, size));
                 Ok(())
             }
             Node::If {
@@ -326,7 +354,9 @@ impl<'t> Renderer<'t> {
                 for it in items {
                     out.push(self.eval(it, scope)?.into_owned());
                 }
-                Cow::Owned(Value::Array(out))
+                let v = Value::Array(out);
+                self.check_value(&v)?;
+                Cow::Owned(v)
             }
             Expr::Path(p) => {
                 let v = self.lookup(p, scope).unwrap_or(Cow::Owned(Value::Null));
@@ -368,9 +398,14 @@ impl<'t> Renderer<'t> {
                         vals.push(self.eval_strict(a, scope, strict)?.into_owned());
                     }
                 }
+                // Arguments were copied out of the data or variables: that is work.
+                for v in &vals {
+                    self.charge(value_size(v, usize::MAX, usize::MAX).unwrap_or(usize::MAX))?;
+                }
                 let v = func
                     .invoke(&self.ctx, &vals)
                     .map_err(|m| self.eval_error(*offset, format!("{}: {m}", func.name)))?;
+                self.check_value(&v)?;
                 Cow::Owned(v)
             }
         })
@@ -457,7 +492,9 @@ impl<'t> Renderer<'t> {
             ),
             // `+` concatenates when either side is a string (null joins as "").
             BinaryOp::Add if a.is_string() || b.is_string() => {
-                Value::String(to_text(a) + &to_text(b))
+                let v = Value::String(to_text(a) + &to_text(b));
+                self.check_value(&v)?;
+                v
             }
             BinaryOp::Add => arithmetic(Arith::Add)?,
             BinaryOp::Sub => arithmetic(Arith::Sub)?,
@@ -515,7 +552,8 @@ impl<'t> Renderer<'t> {
                     s = sc.parent;
                 }
                 // 2. `let` variables (message-global).
-                if let Some(v) = self.vars.get(first) {
+                if let Some((v, size)) = self.vars.get(first) {
+                    self.work.set(self.work.get().saturating_add(*size));
                     return descend_cow(Cow::Owned(v.clone()), rest);
                 }
                 // 3. the context stack, innermost first, ending at the root. Only the
@@ -533,6 +571,39 @@ impl<'t> Renderer<'t> {
             }
         }
     }
+}
+
+/// The work budget is this many times `max_output_bytes` (64 MiB by default): plenty
+/// for real templates, and a few tens of milliseconds of copying at most.
+const WORK_FACTOR: usize = 64;
+
+/// Approximate bytes of `v` (strings by length, other nodes 8), or `None` once it is
+/// over `cap` or nested deeper than `max_depth`. Iterative, so a deep value cannot
+/// overflow the stack here.
+fn value_size(v: &Value, cap: usize, max_depth: usize) -> Option<usize> {
+    let mut size = 0usize;
+    let mut stack = vec![(v, 0usize)];
+    while let Some((v, depth)) = stack.pop() {
+        if depth > max_depth {
+            return None;
+        }
+        size = size.saturating_add(8);
+        match v {
+            Value::String(s) => size = size.saturating_add(s.len()),
+            Value::Array(items) => stack.extend(items.iter().map(|i| (i, depth + 1))),
+            Value::Object(m) => {
+                for (k, item) in m {
+                    size = size.saturating_add(k.len());
+                    stack.push((item, depth + 1));
+                }
+            }
+            _ => {}
+        }
+        if size > cap {
+            return None;
+        }
+    }
+    Some(size)
 }
 
 /// A path as written: `profile.name`, `this.x`, `../x`, `@root.x`, `@index`.
