@@ -134,6 +134,49 @@ impl<'t> Renderer<'t> {
         }
     }
 
+    fn write_value(&mut self, v: &Value, escape: bool) {
+        if escape {
+            match v {
+                Value::String(s) => escape_html_into(s, &mut self.out),
+                other => escape_html_into(&to_text(other), &mut self.out),
+            }
+        } else {
+            write_text(v, &mut self.out);
+        }
+    }
+
+    /// [`Self::lookup`] for the plain case, without building a `Cow`: a bare path that
+    /// is not a block parameter or `let` variable and walks only objects (and numeric
+    /// indexes). `Some(None)` is missing; `None` means "not plain, use `lookup`".
+    #[inline]
+    fn lookup_ref<'s>(&self, p: &Path, scope: &'s Scope<'s>) -> Option<Option<&'s Value>> {
+        if p.base != PathBase::Auto {
+            return None;
+        }
+        let (first, rest) = p.segments.split_first()?;
+        if !self.vars.is_empty() && self.vars.contains_key(first) {
+            return None;
+        }
+        // Same order as `lookup`: block params of every frame win over the data.
+        let mut s = Some(scope);
+        while let Some(sc) = s {
+            if sc.item_name == Some(first.as_str()) || sc.index_name == Some(first.as_str()) {
+                return None;
+            }
+            s = sc.parent;
+        }
+        let mut s = Some(scope);
+        while let Some(sc) = s {
+            if let Value::Object(m) = sc.value
+                && let Some(v) = field(m, first)
+            {
+                return descend_ref(v, rest);
+            }
+            s = sc.parent;
+        }
+        Some(None)
+    }
+
     pub fn render_body(&mut self, body: &'t Body, scope: &Scope<'_>) -> Result<(), RenderError> {
         for node in body {
             self.render_node(node, scope)?;
@@ -148,21 +191,25 @@ impl<'t> Renderer<'t> {
                 self.check_output()
             }
             Node::Output { expr, escape } => {
-                // The common `{{path}}` skips the general evaluator's larger frame.
-                let v = match expr {
-                    Expr::Path(p) if !self.fail_missing => {
-                        self.lookup(p, scope).unwrap_or(Cow::Owned(Value::Null))
+                let escape = *escape && self.mode == OutputMode::Html;
+                // The common `{{path}}` that resolves to a value in the data: borrowed,
+                // no copy, and none of the general evaluator's large frames.
+                if let Expr::Path(p) = expr
+                    && !self.fail_missing
+                {
+                    match self.lookup_ref(p, scope) {
+                        Some(Some(v)) => self.write_value(v, escape),
+                        Some(None) => {}
+                        None => {
+                            if let Some(v) = self.lookup(p, scope) {
+                                self.write_value(&v, escape);
+                            }
+                        }
                     }
-                    _ => self.eval_strict(expr, scope, self.fail_missing)?,
-                };
-                if *escape && self.mode == OutputMode::Html {
-                    match &*v {
-                        Value::String(s) => escape_html_into(s, &mut self.out),
-                        other => escape_html_into(&to_text(other), &mut self.out),
-                    }
-                } else {
-                    write_text(&v, &mut self.out);
+                    return self.check_output();
                 }
+                let v = self.eval_strict(expr, scope, self.fail_missing)?;
+                self.write_value(&v, escape);
                 self.check_output()
             }
             Node::Let { name, value } => {
@@ -654,6 +701,30 @@ fn field<'v>(m: &'v serde_json::Map<String, Value>, key: &str) -> Option<&'v Val
     } else {
         m.get(key)
     }
+}
+
+/// [`descend`] through objects and numeric indexes only; `None` when it meets an
+/// array it would have to project over or measure (`length`).
+#[inline]
+fn descend_ref<'s>(v: &'s Value, segs: &[String]) -> Option<Option<&'s Value>> {
+    let mut cur = v;
+    for seg in segs {
+        cur = match cur {
+            Value::Object(m) => match field(m, seg) {
+                Some(v) => v,
+                None => return Some(None),
+            },
+            Value::Array(items) => match seg.parse::<usize>() {
+                Ok(i) => match items.get(i) {
+                    Some(v) => v,
+                    None => return Some(None),
+                },
+                Err(_) => return None,
+            },
+            _ => return Some(None),
+        };
+    }
+    Some(Some(cur))
 }
 
 /// Walks `segs` down from `v`. On an array, a numeric segment indexes, `length` is the

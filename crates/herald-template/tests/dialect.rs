@@ -376,3 +376,26 @@ fn errors_have_line_column_and_what_was_expected() {
         format!("line 1, column {}: {}", e.column, e.message)
     );
 }
+
+#[test]
+fn block_params_win_over_fields_of_inner_contexts() {
+    // `o` is both the outer block parameter and a field of the inner items: the block
+    // parameter wins, as in Handlebars.
+    let d = json!({"orders": [{"id": 1, "items": [{"o": "field"}]}]});
+    assert_eq!(
+        text(
+            "{{#each orders as |o|}}{{#each o.items}}{{o.id}}{{/each}}{{/each}}",
+            &d
+        ),
+        "1"
+    );
+    // A `let` variable wins over the data too, in output tags and in expressions.
+    let d = json!({"x": "data"});
+    assert_eq!(text("{% let x = \"var\" %}{{x}}|{%= x %}", &d), "var|var");
+    // Projection and `length` through arrays in a plain output tag.
+    let d = json!({"l": [{"p": 1}, {"p": 2}]});
+    assert_eq!(
+        text("{{l.p}}|{{l.length}}|{{l.`1`.p}}|{{l.`5`.p}}", &d),
+        "1,2|2|2|"
+    );
+}
