@@ -47,8 +47,18 @@ pub enum RenderError {
     TooMuchWork { limit: usize },
     #[error("partial `{name}` is not defined")]
     UnknownPartial { name: String },
+    /// No longer produced (fragments render now; see [`RenderError::UnknownFragment`]);
+    /// kept so existing matches keep compiling.
     #[error("fragments are not supported yet (fragment `{id}`)")]
     FragmentUnsupported { id: String },
+    #[error("fragment `{id}` is not defined")]
+    UnknownFragment { id: String },
+    /// More `{{fragment}}` tags rendered in one message than the limit (spec §4: 30).
+    #[error("more than {limit} fragments in one message")]
+    TooManyFragments { limit: usize },
+    /// A fragment nested in fragments deeper than the limit (spec §4: one level).
+    #[error("fragments are nested deeper than {limit} level(s)")]
+    FragmentTooDeep { limit: usize },
     /// `missingValues: fail` (Decision 3): an output read a missing or null value.
     #[error("missing value: `{path}`")]
     MissingValue { path: String },

@@ -91,6 +91,7 @@ struct Inner {
     source: String,
     body: ast::Body,
     partials: HashMap<String, ast::Body>,
+    fragments: HashMap<String, ast::Body>,
     /// The length of the last output, so the next render allocates its buffer once
     /// instead of growing (and copying) it a dozen times.
     size_hint: AtomicUsize,
@@ -108,23 +109,21 @@ impl Template {
         source: &str,
         partials: &HashMap<String, String>,
     ) -> Result<Template, Vec<TemplateError>> {
+        Self::compile_with_fragments(source, partials, &HashMap::new())
+    }
+
+    /// Compiles with partials and with the expression fragments that
+    /// `{{fragment id='…'}}` tags name, keyed by their full id (`ajo:<fragment>/<variant>`).
+    /// Errors inside a fragment are positioned within its source and prefixed with its id.
+    pub fn compile_with_fragments(
+        source: &str,
+        partials: &HashMap<String, String>,
+        fragments: &HashMap<String, String>,
+    ) -> Result<Template, Vec<TemplateError>> {
         let (body, raw) = parser::parse(source);
         let mut errors: Vec<TemplateError> = raw.into_iter().map(|e| e.locate(source)).collect();
-        let mut compiled = HashMap::new();
-        let mut names: Vec<&String> = partials.keys().collect();
-        names.sort();
-        for name in names {
-            let Some(src) = partials.get(name) else {
-                continue;
-            };
-            let (pbody, praw) = parser::parse(src);
-            errors.extend(praw.into_iter().map(|e| {
-                let mut t = e.locate(src);
-                t.message = format!("in partial `{name}`: {}", t.message);
-                t
-            }));
-            compiled.insert(name.clone(), pbody);
-        }
+        let partials = compile_named(partials, "partial", &mut errors);
+        let fragments = compile_named(fragments, "fragment", &mut errors);
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -132,7 +131,8 @@ impl Template {
             inner: Arc::new(Inner {
                 source: source.to_string(),
                 body,
-                partials: compiled,
+                partials,
+                fragments,
                 size_hint: AtomicUsize::new(source.len()),
             }),
         })
@@ -193,6 +193,9 @@ impl Template {
             vars: HashMap::new(),
             work: std::cell::Cell::new(0),
             partials: &self.inner.partials,
+            fragments: &self.inner.fragments,
+            fragments_rendered: 0,
+            fragment_depth: 0,
             source: &self.inner.source,
             root: data,
         };
@@ -205,13 +208,42 @@ impl Template {
     /// Every root path the template reads; see the convention in `variables.rs`:
     /// inside `{{#each context.items}}`, `{{name}}` is listed as `context.items.name`.
     pub fn variables(&self) -> BTreeSet<String> {
-        variables::collect(std::iter::once(&self.inner.body).chain(self.inner.partials.values()))
+        variables::collect(
+            std::iter::once(&self.inner.body)
+                .chain(self.inner.partials.values())
+                .chain(self.inner.fragments.values()),
+        )
     }
 
     /// The source this template was compiled from.
     pub fn source(&self) -> &str {
         &self.inner.source
     }
+}
+
+/// Compiles named sources (partials or fragments) in name order, so errors come out in
+/// a stable order, each prefixed with what it belongs to.
+fn compile_named(
+    sources: &HashMap<String, String>,
+    kind: &str,
+    errors: &mut Vec<TemplateError>,
+) -> HashMap<String, ast::Body> {
+    let mut names: Vec<&String> = sources.keys().collect();
+    names.sort();
+    let mut compiled = HashMap::with_capacity(names.len());
+    for name in names {
+        let Some(src) = sources.get(name) else {
+            continue;
+        };
+        let (body, raw) = parser::parse(src);
+        errors.extend(raw.into_iter().map(|e| {
+            let mut t = e.locate(src);
+            t.message = format!("in {kind} `{name}`: {}", t.message);
+            t
+        }));
+        compiled.insert(name.clone(), body);
+    }
+    compiled
 }
 
 #[cfg(test)]

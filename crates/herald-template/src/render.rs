@@ -59,6 +59,10 @@ pub(crate) struct Renderer<'t> {
     /// lookups, which only borrow the renderer, copy variables too.
     pub work: Cell<usize>,
     pub partials: &'t HashMap<String, Body>,
+    pub fragments: &'t HashMap<String, Body>,
+    /// `{{fragment}}` tags rendered so far, and how many enclose the current node.
+    pub fragments_rendered: usize,
+    pub fragment_depth: usize,
     pub source: &'t str,
     pub root: &'t Value,
     pub ctx: crate::functions::Ctx,
@@ -319,8 +323,63 @@ impl<'t> Renderer<'t> {
                 self.depth -= 1;
                 self.check_output()
             }
-            Node::Fragment { id, .. } => Err(RenderError::FragmentUnsupported { id: id.clone() }),
+            Node::Fragment { id, args } => self.render_fragment(id, args, scope),
         }
+    }
+
+    /// `{{fragment id='…' [mode='inline'] [render=false] [name=value …]}}` (spec §4):
+    /// the fragment sees and sets the message-global `let` variables; the other
+    /// arguments are evaluated here and set as variables before it runs (field
+    /// overrides); it renders against the root data, since loop variables cannot be
+    /// passed to a fragment; `render=false` keeps only its variables.
+    fn render_fragment(
+        &mut self,
+        id: &str,
+        args: &'t [(String, Expr)],
+        scope: &Scope<'_>,
+    ) -> Result<(), RenderError> {
+        let fragments = self.fragments;
+        let Some(body) = fragments.get(id) else {
+            return Err(RenderError::UnknownFragment { id: id.to_string() });
+        };
+        self.fragments_rendered += 1;
+        if self.fragments_rendered > MAX_FRAGMENTS {
+            return Err(RenderError::TooManyFragments {
+                limit: MAX_FRAGMENTS,
+            });
+        }
+        if self.fragment_depth > MAX_FRAGMENT_NESTING {
+            return Err(RenderError::FragmentTooDeep {
+                limit: MAX_FRAGMENT_NESTING,
+            });
+        }
+        let mut show = true;
+        for (name, expr) in args {
+            let v = self.eval(expr, scope)?.into_owned();
+            match name.as_str() {
+                "mode" => {}
+                "render" => show = truthy(&v) && v != Value::String("false".into()),
+                _ => {
+                    let size = self.check_value(&v)?;
+                    self.vars.insert(name.clone(), (v, size));
+                }
+            }
+        }
+        self.enter()?;
+        self.fragment_depth += 1;
+        let root = Scope::root(self.root);
+        let result = if show {
+            self.render_body(body, &root)
+        } else {
+            // Run it for its variables only; its output is dropped.
+            let outer = std::mem::take(&mut self.out);
+            let r = self.render_body(body, &root);
+            self.out = outer;
+            r
+        };
+        self.fragment_depth -= 1;
+        self.depth -= 1;
+        result
     }
 
     /// Runs `body` once per element (arrays) or value (objects); false if nothing ran.
@@ -619,6 +678,11 @@ impl<'t> Renderer<'t> {
         }
     }
 }
+
+/// Spec §4: at most 30 fragments per delivery, and one level of nesting (a fragment
+/// may use a fragment, which may not use another).
+const MAX_FRAGMENTS: usize = 30;
+const MAX_FRAGMENT_NESTING: usize = 1;
 
 /// The work budget is this many times `max_output_bytes` (64 MiB by default): plenty
 /// for real templates, and a few tens of milliseconds of copying at most.
