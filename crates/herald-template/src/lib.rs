@@ -90,8 +90,8 @@ pub struct Template {
 struct Inner {
     source: String,
     body: ast::Body,
-    partials: HashMap<String, ast::Body>,
-    fragments: HashMap<String, ast::Body>,
+    partials: HashMap<String, ast::Named>,
+    fragments: HashMap<String, ast::Named>,
     /// The length of the last output, so the next render allocates its buffer once
     /// instead of growing (and copying) it a dozen times.
     size_hint: AtomicUsize,
@@ -197,6 +197,7 @@ impl Template {
             fragments_rendered: 0,
             fragment_depth: 0,
             source: &self.inner.source,
+            origin: None,
             root: data,
         };
         let scope = render::Scope::root(data);
@@ -210,8 +211,8 @@ impl Template {
     pub fn variables(&self) -> BTreeSet<String> {
         variables::collect(
             std::iter::once(&self.inner.body)
-                .chain(self.inner.partials.values())
-                .chain(self.inner.fragments.values()),
+                .chain(self.inner.partials.values().map(|n| &n.body))
+                .chain(self.inner.fragments.values().map(|n| &n.body)),
         )
     }
 
@@ -227,7 +228,7 @@ fn compile_named(
     sources: &HashMap<String, String>,
     kind: &str,
     errors: &mut Vec<TemplateError>,
-) -> HashMap<String, ast::Body> {
+) -> HashMap<String, ast::Named> {
     let mut names: Vec<&String> = sources.keys().collect();
     names.sort();
     let mut compiled = HashMap::with_capacity(names.len());
@@ -241,7 +242,14 @@ fn compile_named(
             t.message = format!("in {kind} `{name}`: {}", t.message);
             t
         }));
-        compiled.insert(name.clone(), body);
+        compiled.insert(
+            name.clone(),
+            ast::Named {
+                body,
+                source: src.clone(),
+                label: format!("{kind} `{name}`"),
+            },
+        );
     }
     compiled
 }

@@ -1,6 +1,8 @@
 //! Tree-walking renderer over `serde_json::Value`.
 
-use crate::ast::{BinaryOp, BlockParams, Body, DataVar, Expr, Node, Path, PathBase, UnaryOp};
+use crate::ast::{
+    BinaryOp, BlockParams, Body, DataVar, Expr, Named, Node, Path, PathBase, UnaryOp,
+};
 use crate::error::{RenderError, line_col};
 use crate::escape::{escape_html_into, sanitize_header};
 use crate::value::{Arith, arith, compare, equals, to_text, truthy, write_text};
@@ -58,12 +60,15 @@ pub(crate) struct Renderer<'t> {
     /// Bytes of computed values copied so far (see [`WORK_FACTOR`]). A `Cell` because
     /// lookups, which only borrow the renderer, copy variables too.
     pub work: Cell<usize>,
-    pub partials: &'t HashMap<String, Body>,
-    pub fragments: &'t HashMap<String, Body>,
+    pub partials: &'t HashMap<String, Named>,
+    pub fragments: &'t HashMap<String, Named>,
     /// `{{fragment}}` tags rendered so far, and how many enclose the current node.
     pub fragments_rendered: usize,
     pub fragment_depth: usize,
+    /// The source being rendered (the template's, or the current partial's or
+    /// fragment's), for error positions; `origin` names the partial or fragment.
     pub source: &'t str,
+    pub origin: Option<&'t str>,
     pub root: &'t Value,
     pub ctx: crate::functions::Ctx,
     /// `missingValues: fail`: a missing/null value read by an output tag is an error.
@@ -131,11 +136,25 @@ impl<'t> Renderer<'t> {
 
     fn eval_error(&self, offset: usize, message: String) -> RenderError {
         let (line, column) = line_col(self.source, offset);
+        let message = match self.origin {
+            Some(origin) => format!("in {origin}: {message}"),
+            None => message,
+        };
         RenderError::Eval {
             line,
             column,
             message,
         }
+    }
+
+    /// Renders a partial's or fragment's body with error positions in its own source.
+    fn render_named(&mut self, named: &'t Named, scope: &Scope<'_>) -> Result<(), RenderError> {
+        let outer = (self.source, self.origin);
+        self.source = &named.source;
+        self.origin = Some(&named.label);
+        let result = self.render_body(&named.body, scope);
+        (self.source, self.origin) = outer;
+        result
     }
 
     fn write_value(&mut self, v: &Value, escape: bool) {
@@ -300,12 +319,13 @@ impl<'t> Renderer<'t> {
                 Ok(())
             }
             Node::Partial { name, indent } => {
-                let Some(partial) = self.partials.get(name) else {
+                let partials = self.partials;
+                let Some(partial) = partials.get(name) else {
                     return Err(RenderError::UnknownPartial { name: name.clone() });
                 };
                 self.enter()?;
                 let outer = std::mem::take(&mut self.out);
-                let result = self.render_body(partial, scope);
+                let result = self.render_named(partial, scope);
                 let inner = std::mem::replace(&mut self.out, outer);
                 result?;
                 if indent.is_empty() {
@@ -339,7 +359,7 @@ impl<'t> Renderer<'t> {
         scope: &Scope<'_>,
     ) -> Result<(), RenderError> {
         let fragments = self.fragments;
-        let Some(body) = fragments.get(id) else {
+        let Some(fragment) = fragments.get(id) else {
             return Err(RenderError::UnknownFragment { id: id.to_string() });
         };
         self.fragments_rendered += 1;
@@ -369,11 +389,11 @@ impl<'t> Renderer<'t> {
         self.fragment_depth += 1;
         let root = Scope::root(self.root);
         let result = if show {
-            self.render_body(body, &root)
+            self.render_named(fragment, &root)
         } else {
             // Run it for its variables only; its output is dropped.
             let outer = std::mem::take(&mut self.out);
-            let r = self.render_body(body, &root);
+            let r = self.render_named(fragment, &root);
             self.out = outer;
             r
         };

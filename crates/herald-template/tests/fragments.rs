@@ -161,3 +161,40 @@ fn variables_include_fragment_reads() {
     );
     assert!(vars.contains(&"context.a".to_string()), "{vars:?}");
 }
+
+#[test]
+fn render_errors_inside_fragments_and_partials_point_into_their_source() {
+    let frag = "line one\n  {%= matches(\"a\", \"(\") %}";
+    let out = render(
+        "x\ny\nz{{fragment id='ajo:a/1'}}",
+        &[("ajo:a/1", frag)],
+        &json!({}),
+    );
+    match out {
+        Err(RenderError::Eval {
+            line,
+            column,
+            message,
+        }) => {
+            assert_eq!((line, column), (2, 7), "{message}");
+            assert!(
+                message.starts_with("in fragment `ajo:a/1`: matches"),
+                "{message}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let partials = fragments(&[("p", "\n\n {%= 1 / 0 %}")]);
+    let t = Template::compile_with_partials("{{> p}}", &partials).expect("compiles");
+    match t.render(&json!({}), OutputMode::Text) {
+        Err(RenderError::Eval {
+            line,
+            column,
+            message,
+        }) => {
+            assert_eq!((line, column), (3, 8), "{message}");
+            assert!(message.starts_with("in partial `p`: "), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
