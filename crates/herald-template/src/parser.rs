@@ -299,6 +299,18 @@ fn classify_mustache(tag: &RawTag<'_>) -> Result<TagData, RawError> {
                     tag.start,
                     "partial blocks and inline partials are not supported",
                 )),
+                // `{{#name arg}}` is a helper call, not a section: say which helpers exist.
+                w if !rest.trim().is_empty() && w.chars().all(char::is_alphanumeric) => {
+                    section(c, at, false).map_err(|_| {
+                        RawError::new(
+                            tag.start,
+                            format!(
+                                "unknown block helper `{w}`: expected `{{{{#each …}}}}`, \
+                                 `{{{{#with …}}}}`, `{{{{#if …}}}}` or `{{{{#unless …}}}}`"
+                            ),
+                        )
+                    })
+                }
                 _ => section(c, at, false),
             }
         }

@@ -805,6 +805,8 @@ fn descend_ref<'s>(v: &'s Value, segs: &[String]) -> Option<Option<&'s Value>> {
                 },
                 Err(_) => return None,
             },
+            // `"…".length` is the string's length: the general `descend` handles it.
+            Value::String(_) if seg == "length" => return None,
             _ => return Some(None),
         };
     }
@@ -839,6 +841,11 @@ pub(crate) fn descend<'s>(v: &'s Value, segs: &[String]) -> Option<Cow<'s, Value
                     }
                     return Some(Cow::Owned(Value::Array(out)));
                 }
+            }
+            // JavaScript's `"…".length`, which Handlebars templates use (in characters,
+            // as the `length` function counts).
+            Value::String(s) if seg == "length" => {
+                return descend_cow(Cow::Owned(Value::from(s.chars().count())), &segs[i + 1..]);
             }
             _ => return None,
         };
