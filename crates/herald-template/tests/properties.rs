@@ -161,6 +161,9 @@ const FRAGMENTS: &[&str] = &[
     "~}}",
     "{{~",
     "{{fragment id='a/b'}}",
+    "{{> p}}",
+    "{{fragment id='ajo:f/1'}}",
+    "{{fragment id='ajo:f/1' render=false x=1}}",
     " as |x|",
     " as |x i|",
     "|",
@@ -393,6 +396,30 @@ proptest! {
     fn fuzz_random_templates_and_data(src in random_template(), data in json_value()) {
         let data = json!({"x": data.clone(), "a": {"b": data.clone()}, "list": [data.clone(), {"n": 1}, {"n": 2}], "s": "ab", "v": data});
         check_never_panics(&src, &data)?;
+    }
+
+    /// Random templates with random partials and fragments (which may include
+    /// themselves and each other): depth and fragment limits keep every render finite.
+    #[test]
+    fn fuzz_partials_and_fragments(
+        src in random_template(),
+        partial in random_template(),
+        fragment in random_template(),
+        data in json_value(),
+    ) {
+        let partials: std::collections::HashMap<String, String> =
+            [("p".to_string(), partial)].into_iter().collect();
+        let fragments: std::collections::HashMap<String, String> =
+            [("ajo:f/1".to_string(), fragment)].into_iter().collect();
+        let data = json!({"x": data.clone(), "list": [data, {"n": 1}], "s": "ab"});
+        let start = std::time::Instant::now();
+        if let Ok(t) = Template::compile_with_fragments(&src, &partials, &fragments) {
+            for mode in [OutputMode::Html, OutputMode::Header] {
+                let _ = t.render(&data, mode);
+            }
+            let _ = t.variables();
+        }
+        prop_assert!(start.elapsed() < std::time::Duration::from_secs(5), "slow: {src:?}");
     }
 
     #[test]
