@@ -4,8 +4,11 @@
 //! Handlebars (`{{path}}`, `{{{raw}}}`, `{{#if}}`, `{{#unless}}`, `{{#each}}`, `{{#with}}`,
 //! Mustache sections, comments, `~`) and PQL tags (`{%= expr %}`, `{%#if%}`, `{% let %}`).
 //!
-//! Pipeline: [`lexer`] (text vs tags) → [`parser`] (tags, whitespace rules, block tree)
-//! with [`expr`] for expressions → [`ast`] (immutable, shared via `Arc`) → [`render`].
+//! Expression fragments (`{{fragment id='…'}}`) come with the template
+//! ([`Template::compile_with_fragments`]) and render in place.
+//!
+//! Pipeline: `lexer` (text vs tags) → `parser` (tags, whitespace rules, block tree)
+//! with `expr` for expressions → `ast` (immutable, shared via `Arc`) → `render`.
 
 mod ast;
 mod datetime;
@@ -39,12 +42,17 @@ pub enum OutputMode {
 }
 
 /// Per-render caps (Decision 11). Hitting one is a [`RenderError`], never a hang.
+/// Fragments have fixed caps from the spec (30 per message, one nesting level).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
+    /// Also caps any single computed value (a `let`, a concatenation, a function
+    /// result: [`RenderError::ValueTooLarge`]), and 64 times it caps the bytes of
+    /// computed values copied in one render ([`RenderError::TooMuchWork`]).
     pub max_output_bytes: usize,
     /// Total loop iterations across the whole render (nested loops multiply).
     pub max_loop_iterations: usize,
-    /// Block and partial nesting depth at render time.
+    /// Block, partial and fragment nesting depth at render time; also the deepest
+    /// array or object a template may build.
     pub max_depth: usize,
 }
 
