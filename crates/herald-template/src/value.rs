@@ -65,6 +65,17 @@ pub(crate) fn equals(a: &Value, b: &Value) -> bool {
         (Value::Array(x), Value::Array(y)) => {
             x.len() == y.len() && x.iter().zip(y).all(|(a, b)| equals(a, b))
         }
+        // Two date-times are equal when they are the same instant, whatever their zones
+        // (as `compareDates` and `<`/`>` already compare them).
+        (Value::Object(_), Value::Object(_)) => {
+            match (
+                crate::datetime::Dt::from_value(a),
+                crate::datetime::Dt::from_value(b),
+            ) {
+                (Some(x), Some(y)) => x.instant == y.instant,
+                _ => a == b,
+            }
+        }
         _ => a == b,
     }
 }

@@ -341,6 +341,14 @@ fn dates_print_in_iso_8601() {
     for (expr, want) in cases {
         assert_eq!(text(&format!("{{%= {expr} %}}"), &d), want, "{expr}");
     }
+    // `=` on date-times compares instants, like `compareDates` and `<`.
+    assert_eq!(
+        text(
+            r#"{%= toDateTime("2024-11-01T17:19:51Z") = toDateTime("2024-11-01T18:19:51+01:00") %}"#,
+            &d
+        ),
+        "true"
+    );
 }
 
 // ---- errors -----------------------------------------------------------------------------
