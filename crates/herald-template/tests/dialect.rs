@@ -250,6 +250,37 @@ fn backtick_segments() {
 }
 
 #[test]
+fn bracket_segments_for_offers() {
+    let d = json!({"offers": {"image": {"xcore:offer-placement:123": {
+        "xcore:offer-activity:456": {"deliveryUrl": "https://cdn.example.com/a.png"}
+    }}}, "profile": {"order-total": 5, "a": [7, 8]}});
+    assert_eq!(
+        text(
+            "{{offers.image.[xcore:offer-placement:123].[xcore:offer-activity:456].deliveryUrl}}",
+            &d
+        ),
+        "https://cdn.example.com/a.png"
+    );
+    assert_eq!(
+        text(
+            "{%= offers.image.[xcore:offer-placement:123].[xcore:offer-activity:456].deliveryUrl %}",
+            &d
+        ),
+        "https://cdn.example.com/a.png"
+    );
+    assert_eq!(
+        text("{{profile.[order-total]}}|{{profile.a.[1]}}", &d),
+        "5|8"
+    );
+    // Elsewhere `[` is still an array literal.
+    assert_eq!(
+        text("{%= count([1, 2]) %}|{%= [1, 2].count() %}", &d),
+        "2|2"
+    );
+    assert!(Template::compile("{{a.[b}}").is_err());
+}
+
+#[test]
 fn method_calls_and_projection() {
     let d = json!({
         "profile": {"segmentMembership": {"ups": {"aud1": {"status": "existing"}}}},
