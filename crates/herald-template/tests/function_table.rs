@@ -365,6 +365,18 @@ const COMPILE_ERRORS: &[(&str, &str, &str)] = &[
         r#"capitalize("a")"#,
         "unknown function",
     ),
+    (
+        "floor/does-not-exist",
+        "floor(1.5)",
+        "unknown function `floor`",
+    ),
+    (
+        "ceil/does-not-exist",
+        "ceil(1.5)",
+        "unknown function `ceil`",
+    ),
+    ("min/not-of-two-scalars", "min(1, 2)", "`min` takes 1"),
+    ("max/not-of-two-scalars", "max(1, 2)", "`max` takes 1"),
 ];
 
 fn options() -> RenderOptions {
