@@ -656,6 +656,14 @@ impl<'t> ExprParser<'t> {
                                 segments: Vec::new(),
                             }));
                         }
+                        // Spec §2: the reference rejects `xEvent` in message content.
+                        "xEvent" => {
+                            return Err(RawError::new(
+                                t.offset,
+                                "`xEvent` is not available in message content; read event fields \
+                                 as `context.journey.events.<eventId>.…`",
+                            ));
+                        }
                         _ => {}
                     }
                     if self

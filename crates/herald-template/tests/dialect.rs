@@ -438,3 +438,30 @@ fn block_params_win_over_fields_of_inner_contexts() {
         "1,2|2|2|"
     );
 }
+
+#[test]
+fn string_length_property() {
+    // JavaScript's `.length`, which Handlebars templates use, in characters.
+    let d = json!({"s": "Zürich"});
+    assert_eq!(
+        text("{{s.length}}|{%= s.length %}|{%= s.length() %}", &d),
+        "6|6|6"
+    );
+}
+
+#[test]
+fn more_compile_errors() {
+    let e = first_error("Hi {{xEvent.order.id}}");
+    assert_eq!((e.line, e.column), (1, 6));
+    assert!(
+        e.message.contains("context.journey.events"),
+        "{}",
+        e.message
+    );
+    let e = first_error("{{#frob context.a}}x{{/frob}}");
+    assert!(
+        e.message.contains("unknown block helper `frob`"),
+        "{}",
+        e.message
+    );
+}
