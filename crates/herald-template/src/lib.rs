@@ -111,6 +111,26 @@ impl Template {
         Self::compile_with_partials(source, &HashMap::new())
     }
 
+    /// Compiles a URL field (a link's `href`, spec §6): the reference turns helper
+    /// functions, `let`, `each`/`if`/`with` blocks and audience membership off there
+    /// for security, so each is a compile error; plain `{{path}}` and `{%= path %}`
+    /// outputs (with `?:` fallbacks) remain.
+    pub fn compile_url_field(source: &str) -> Result<Template, Vec<TemplateError>> {
+        let restricted: Vec<TemplateError> = parser::url_field_errors(source)
+            .into_iter()
+            .map(|e| e.locate(source))
+            .collect();
+        match Self::compile(source) {
+            Ok(t) if restricted.is_empty() => Ok(t),
+            Ok(_) => Err(restricted),
+            Err(mut errors) => {
+                errors.extend(restricted);
+                errors.sort_by_key(|e| (e.line, e.column));
+                Err(errors)
+            }
+        }
+    }
+
     /// Compiles with named partials for `{{> name}}`. Errors inside a partial are
     /// positioned within that partial's source and prefixed with its name.
     pub fn compile_with_partials(
