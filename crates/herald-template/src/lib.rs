@@ -46,7 +46,7 @@ pub enum OutputMode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     /// Also caps any single computed value (a `let`, a concatenation, a function
-    /// result: [`RenderError::ValueTooLarge`]), and 64 times it caps the bytes of
+    /// result: [`RenderError::ValueTooLarge`]), and 256 times it caps the bytes of
     /// computed values copied in one render ([`RenderError::TooMuchWork`]).
     pub max_output_bytes: usize,
     /// Total loop iterations across the whole render (nested loops multiply).

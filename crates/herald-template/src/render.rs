@@ -704,9 +704,10 @@ impl<'t> Renderer<'t> {
 const MAX_FRAGMENTS: usize = 30;
 const MAX_FRAGMENT_NESTING: usize = 1;
 
-/// The work budget is this many times `max_output_bytes` (64 MiB by default): plenty
-/// for real templates, and a few tens of milliseconds of copying at most.
-const WORK_FACTOR: usize = 64;
+/// The work budget is this many times `max_output_bytes` (256 MiB by default): far
+/// above what real templates copy (a variable passed to a function is counted when
+/// read and again as an argument), and a fraction of a second of copying at most.
+const WORK_FACTOR: usize = 256;
 
 /// Approximate bytes of `v` (strings by length, other nodes 8), or `None` once it is
 /// over `cap` or nested deeper than `max_depth`. Iterative, so a deep value cannot

@@ -161,3 +161,20 @@ fn repeatedly_copying_a_large_variable_is_bounded() {
         start.elapsed()
     );
 }
+
+#[test]
+fn reading_a_large_variable_in_a_loop_is_fine_within_the_budget() {
+    // A 200-item list of ~1 KB objects kept in a variable and counted on every item:
+    // ~80 MB of copying, which real templates may do and the budget allows.
+    let orders: Vec<serde_json::Value> = (0..200)
+        .map(|i| json!({"id": i, "note": "x".repeat(1000)}))
+        .collect();
+    let t = Template::compile(
+        "{% let orders = context.orders %}{{#each orders}}{%= count(orders) %}{{/each}}",
+    )
+    .expect("compiles");
+    let out = t
+        .render(&json!({"context": {"orders": orders}}), OutputMode::Text)
+        .expect("within the budget");
+    assert_eq!(out, "200".repeat(200));
+}
