@@ -6,6 +6,16 @@ use serde_json::Value;
 /// A sequence of nodes (a template body or a block branch).
 pub(crate) type Body = Vec<Node>;
 
+/// A compiled partial or fragment, with its own source so render errors inside it are
+/// positioned in that source.
+#[derive(Debug)]
+pub(crate) struct Named {
+    pub body: Body,
+    pub source: String,
+    /// How errors name it: "partial `x`" / "fragment `ajo:…`".
+    pub label: String,
+}
+
 #[derive(Debug, Clone)]
 pub(crate) enum Node {
     Text(String),

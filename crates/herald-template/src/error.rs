@@ -38,10 +38,27 @@ pub enum RenderError {
         column: u32,
         message: String,
     },
+    /// A computed value (a `let`, a concatenation, a function result) grew past the
+    /// output limit, or nested deeper than the depth limit.
+    #[error("a computed value exceeds the limit of {limit} bytes or is nested too deeply")]
+    ValueTooLarge { limit: usize },
+    /// Computed values copied more bytes in total than the render's work budget.
+    #[error("the render copied more than its budget of {limit} bytes of computed values")]
+    TooMuchWork { limit: usize },
     #[error("partial `{name}` is not defined")]
     UnknownPartial { name: String },
+    /// No longer produced (fragments render now; see [`RenderError::UnknownFragment`]);
+    /// kept so existing matches keep compiling.
     #[error("fragments are not supported yet (fragment `{id}`)")]
     FragmentUnsupported { id: String },
+    #[error("fragment `{id}` is not defined")]
+    UnknownFragment { id: String },
+    /// More `{{fragment}}` tags rendered in one message than the limit (spec §4: 30).
+    #[error("more than {limit} fragments in one message")]
+    TooManyFragments { limit: usize },
+    /// A fragment nested in fragments deeper than the limit (spec §4: one level).
+    #[error("fragments are nested deeper than {limit} level(s)")]
+    FragmentTooDeep { limit: usize },
     /// `missingValues: fail` (Decision 3): an output read a missing or null value.
     #[error("missing value: `{path}`")]
     MissingValue { path: String },

@@ -9,16 +9,24 @@ pub fn escape_html(s: &str) -> String {
 }
 
 pub(crate) fn escape_html_into(s: &str, out: &mut String) {
-    for ch in s.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#x27;"),
-            c => out.push(c),
-        }
+    // Copy runs of safe bytes at once: the five escaped characters are ASCII, so a
+    // byte scan never splits a UTF-8 sequence.
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, b) in bytes.iter().enumerate() {
+        let entity = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            b'\'' => "&#x27;",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        out.push_str(entity);
+        start = i + 1;
     }
+    out.push_str(&s[start..]);
 }
 
 /// Header fields can never carry CR or LF (header injection): each becomes a space.

@@ -201,6 +201,23 @@ pub(crate) fn tokenize(src: &str, base: usize) -> Result<Vec<Token>, RawError> {
             '.' => push(Tok::Dot, 1, &mut out),
             '(' => push(Tok::LParen, 1, &mut out),
             ')' => push(Tok::RParen, 1, &mut out),
+            // Handlebars' literal segment right after a dot: `offers.image.[xcore:p:1]`
+            // (spec §2, offers); elsewhere `[` starts an array literal.
+            '[' if !spaced && out.last().is_some_and(|t: &Token| t.tok == Tok::Dot) => {
+                let mut name = String::new();
+                let mut j = i + 1;
+                while j < chars.len() && chars[j].1 != ']' {
+                    name.push(chars[j].1);
+                    j += 1;
+                }
+                if j >= chars.len() {
+                    return Err(RawError::new(
+                        offset,
+                        "unterminated `[…]` segment: expected `]`",
+                    ));
+                }
+                push(Tok::Ident { name, quoted: true }, j + 1 - i, &mut out)
+            }
             '[' => push(Tok::LBracket, 1, &mut out),
             ']' => push(Tok::RBracket, 1, &mut out),
             ',' => push(Tok::Comma, 1, &mut out),
@@ -638,6 +655,14 @@ impl<'t> ExprParser<'t> {
                                 base: PathBase::Parent(0),
                                 segments: Vec::new(),
                             }));
+                        }
+                        // Spec §2: the reference rejects `xEvent` in message content.
+                        "xEvent" => {
+                            return Err(RawError::new(
+                                t.offset,
+                                "`xEvent` is not available in message content; read event fields \
+                                 as `context.journey.events.<eventId>.…`",
+                            ));
                         }
                         _ => {}
                     }

@@ -4,8 +4,11 @@
 //! Handlebars (`{{path}}`, `{{{raw}}}`, `{{#if}}`, `{{#unless}}`, `{{#each}}`, `{{#with}}`,
 //! Mustache sections, comments, `~`) and PQL tags (`{%= expr %}`, `{%#if%}`, `{% let %}`).
 //!
-//! Pipeline: [`lexer`] (text vs tags) → [`parser`] (tags, whitespace rules, block tree)
-//! with [`expr`] for expressions → [`ast`] (immutable, shared via `Arc`) → [`render`].
+//! Expression fragments (`{{fragment id='…'}}`) come with the template
+//! ([`Template::compile_with_fragments`]) and render in place.
+//!
+//! Pipeline: `lexer` (text vs tags) → `parser` (tags, whitespace rules, block tree)
+//! with `expr` for expressions → `ast` (immutable, shared via `Arc`) → `render`.
 
 mod ast;
 mod datetime;
@@ -25,6 +28,7 @@ pub use escape::{escape_html, sanitize_header};
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// How output tags are escaped; chosen per field (Decision 2), not per tag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,12 +42,17 @@ pub enum OutputMode {
 }
 
 /// Per-render caps (Decision 11). Hitting one is a [`RenderError`], never a hang.
+/// Fragments have fixed caps from the spec (30 per message, one nesting level).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
+    /// Also caps any single computed value (a `let`, a concatenation, a function
+    /// result: [`RenderError::ValueTooLarge`]), and 256 times it caps the bytes of
+    /// computed values copied in one render ([`RenderError::TooMuchWork`]).
     pub max_output_bytes: usize,
     /// Total loop iterations across the whole render (nested loops multiply).
     pub max_loop_iterations: usize,
-    /// Block and partial nesting depth at render time.
+    /// Block, partial and fragment nesting depth at render time; also the deepest
+    /// array or object a template may build.
     pub max_depth: usize,
 }
 
@@ -89,7 +98,11 @@ pub struct Template {
 struct Inner {
     source: String,
     body: ast::Body,
-    partials: HashMap<String, ast::Body>,
+    partials: HashMap<String, ast::Named>,
+    fragments: HashMap<String, ast::Named>,
+    /// The length of the last output, so the next render allocates its buffer once
+    /// instead of growing (and copying) it a dozen times.
+    size_hint: AtomicUsize,
 }
 
 impl Template {
@@ -98,29 +111,47 @@ impl Template {
         Self::compile_with_partials(source, &HashMap::new())
     }
 
+    /// Compiles a URL field (a link's `href`, spec §6): the reference turns helper
+    /// functions, `let`, `each`/`if`/`with` blocks and audience membership off there
+    /// for security, so each is a compile error; plain `{{path}}` and `{%= path %}`
+    /// outputs (with `?:` fallbacks) remain.
+    pub fn compile_url_field(source: &str) -> Result<Template, Vec<TemplateError>> {
+        let restricted: Vec<TemplateError> = parser::url_field_errors(source)
+            .into_iter()
+            .map(|e| e.locate(source))
+            .collect();
+        match Self::compile(source) {
+            Ok(t) if restricted.is_empty() => Ok(t),
+            Ok(_) => Err(restricted),
+            Err(mut errors) => {
+                errors.extend(restricted);
+                errors.sort_by_key(|e| (e.line, e.column));
+                Err(errors)
+            }
+        }
+    }
+
     /// Compiles with named partials for `{{> name}}`. Errors inside a partial are
     /// positioned within that partial's source and prefixed with its name.
     pub fn compile_with_partials(
         source: &str,
         partials: &HashMap<String, String>,
     ) -> Result<Template, Vec<TemplateError>> {
+        Self::compile_with_fragments(source, partials, &HashMap::new())
+    }
+
+    /// Compiles with partials and with the expression fragments that
+    /// `{{fragment id='…'}}` tags name, keyed by their full id (`ajo:<fragment>/<variant>`).
+    /// Errors inside a fragment are positioned within its source and prefixed with its id.
+    pub fn compile_with_fragments(
+        source: &str,
+        partials: &HashMap<String, String>,
+        fragments: &HashMap<String, String>,
+    ) -> Result<Template, Vec<TemplateError>> {
         let (body, raw) = parser::parse(source);
         let mut errors: Vec<TemplateError> = raw.into_iter().map(|e| e.locate(source)).collect();
-        let mut compiled = HashMap::new();
-        let mut names: Vec<&String> = partials.keys().collect();
-        names.sort();
-        for name in names {
-            let Some(src) = partials.get(name) else {
-                continue;
-            };
-            let (pbody, praw) = parser::parse(src);
-            errors.extend(praw.into_iter().map(|e| {
-                let mut t = e.locate(src);
-                t.message = format!("in partial `{name}`: {}", t.message);
-                t
-            }));
-            compiled.insert(name.clone(), pbody);
-        }
+        let partials = compile_named(partials, "partial", &mut errors);
+        let fragments = compile_named(fragments, "fragment", &mut errors);
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -128,7 +159,9 @@ impl Template {
             inner: Arc::new(Inner {
                 source: source.to_string(),
                 body,
-                partials: compiled,
+                partials,
+                fragments,
+                size_hint: AtomicUsize::new(source.len()),
             }),
         })
     }
@@ -179,29 +212,74 @@ impl Template {
             fail_missing: missing == MissingValues::Fail,
             mode,
             limits,
-            out: String::new(),
+            out: {
+                let hint = self.inner.size_hint.load(Ordering::Relaxed);
+                String::with_capacity(hint.saturating_add(hint / 8).min(limits.max_output_bytes))
+            },
             iterations: 0,
             depth: 0,
             vars: HashMap::new(),
+            work: std::cell::Cell::new(0),
             partials: &self.inner.partials,
+            fragments: &self.inner.fragments,
+            fragments_rendered: 0,
+            fragment_depth: 0,
             source: &self.inner.source,
+            origin: None,
             root: data,
         };
         let scope = render::Scope::root(data);
         r.render_body(&self.inner.body, &scope)?;
+        self.inner.size_hint.store(r.out.len(), Ordering::Relaxed);
         Ok(r.finish())
     }
 
     /// Every root path the template reads; see the convention in `variables.rs`:
     /// inside `{{#each context.items}}`, `{{name}}` is listed as `context.items.name`.
     pub fn variables(&self) -> BTreeSet<String> {
-        variables::collect(std::iter::once(&self.inner.body).chain(self.inner.partials.values()))
+        variables::collect(
+            std::iter::once(&self.inner.body)
+                .chain(self.inner.partials.values().map(|n| &n.body))
+                .chain(self.inner.fragments.values().map(|n| &n.body)),
+        )
     }
 
     /// The source this template was compiled from.
     pub fn source(&self) -> &str {
         &self.inner.source
     }
+}
+
+/// Compiles named sources (partials or fragments) in name order, so errors come out in
+/// a stable order, each prefixed with what it belongs to.
+fn compile_named(
+    sources: &HashMap<String, String>,
+    kind: &str,
+    errors: &mut Vec<TemplateError>,
+) -> HashMap<String, ast::Named> {
+    let mut names: Vec<&String> = sources.keys().collect();
+    names.sort();
+    let mut compiled = HashMap::with_capacity(names.len());
+    for name in names {
+        let Some(src) = sources.get(name) else {
+            continue;
+        };
+        let (body, raw) = parser::parse(src);
+        errors.extend(raw.into_iter().map(|e| {
+            let mut t = e.locate(src);
+            t.message = format!("in {kind} `{name}`: {}", t.message);
+            t
+        }));
+        compiled.insert(
+            name.clone(),
+            ast::Named {
+                body,
+                source: src.clone(),
+                label: format!("{kind} `{name}`"),
+            },
+        );
+    }
+    compiled
 }
 
 #[cfg(test)]

@@ -299,6 +299,18 @@ fn classify_mustache(tag: &RawTag<'_>) -> Result<TagData, RawError> {
                     tag.start,
                     "partial blocks and inline partials are not supported",
                 )),
+                // `{{#name arg}}` is a helper call, not a section: say which helpers exist.
+                w if !rest.trim().is_empty() && w.chars().all(char::is_alphanumeric) => {
+                    section(c, at, false).map_err(|_| {
+                        RawError::new(
+                            tag.start,
+                            format!(
+                                "unknown block helper `{w}`: expected `{{{{#each …}}}}`, \
+                                 `{{{{#with …}}}}`, `{{{{#if …}}}}` or `{{{{#unless …}}}}`"
+                            ),
+                        )
+                    })
+                }
                 _ => section(c, at, false),
             }
         }
@@ -784,5 +796,67 @@ fn finish(block: OpenBlock) -> Node {
             body: first,
             otherwise: segs.next().map(|s| s.body).unwrap_or_default(),
         },
+    }
+}
+
+/// The extra rules of a URL field (spec §6): only text, comments and output tags of
+/// plain values; no helper functions, `let`, blocks, partials or fragments, and no
+/// audience membership. Syntax errors are left to [`parse`].
+pub(crate) fn url_field_errors(src: &str) -> Vec<RawError> {
+    let (pieces, _) = lex(src);
+    let mut errors = Vec::new();
+    for piece in pieces {
+        let Piece::Tag(tag) = piece else { continue };
+        let problem = match classify(&tag) {
+            Ok(TagData::Comment) | Ok(TagData::Invalid) | Err(_) => None,
+            Ok(TagData::Output { expr, .. }) => {
+                if let Some(name) = first_call(&expr) {
+                    Some(format!(
+                        "helper functions are not allowed in a URL field (`{name}`)"
+                    ))
+                } else if mentions(&expr, "segmentMembership") {
+                    Some("audience membership is not allowed in a URL field".to_string())
+                } else {
+                    None
+                }
+            }
+            Ok(TagData::Let { .. }) => Some("`let` is not allowed in a URL field".to_string()),
+            Ok(_) => Some(
+                "blocks (each, if, with, sections), partials and fragments are not allowed \
+                 in a URL field"
+                    .to_string(),
+            ),
+        };
+        if let Some(message) = problem {
+            errors.push(RawError::new(tag.start, message));
+        }
+    }
+    errors
+}
+
+/// The name of the first function called anywhere in `e`.
+fn first_call(e: &Expr) -> Option<&'static str> {
+    match e {
+        Expr::Call { func, .. } => Some(func.name),
+        Expr::Literal(_) | Expr::Path(_) => None,
+        Expr::Array(items) => items.iter().find_map(first_call),
+        Expr::Unary { operand, .. } => first_call(operand),
+        Expr::Binary { left, right, .. } => first_call(left).or_else(|| first_call(right)),
+        Expr::Member { target, .. } => first_call(target),
+    }
+}
+
+/// Whether a path in `e` has a segment called `name`.
+fn mentions(e: &Expr, name: &str) -> bool {
+    match e {
+        Expr::Path(p) => p.segments.iter().any(|s| s == name),
+        Expr::Literal(_) => false,
+        Expr::Array(items) => items.iter().any(|i| mentions(i, name)),
+        Expr::Call { args, .. } => args.iter().any(|a| mentions(a, name)),
+        Expr::Unary { operand, .. } => mentions(operand, name),
+        Expr::Binary { left, right, .. } => mentions(left, name) || mentions(right, name),
+        Expr::Member { target, segments } => {
+            mentions(target, name) || segments.iter().any(|s| s == name)
+        }
     }
 }

@@ -1,12 +1,15 @@
 //! Tree-walking renderer over `serde_json::Value`.
 
-use crate::ast::{BinaryOp, BlockParams, Body, DataVar, Expr, Node, Path, PathBase, UnaryOp};
+use crate::ast::{
+    BinaryOp, BlockParams, Body, DataVar, Expr, Named, Node, Path, PathBase, UnaryOp,
+};
 use crate::error::{RenderError, line_col};
 use crate::escape::{escape_html_into, sanitize_header};
 use crate::value::{Arith, arith, compare, equals, to_text, truthy, write_text};
 use crate::{Limits, OutputMode};
 use serde_json::Value;
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
@@ -52,9 +55,20 @@ pub(crate) struct Renderer<'t> {
     pub out: String,
     pub iterations: usize,
     pub depth: usize,
-    pub vars: HashMap<String, Value>,
-    pub partials: &'t HashMap<String, Body>,
+    /// `let` variables with their size (reading one copies it, which counts as work).
+    pub vars: HashMap<String, (Value, usize)>,
+    /// Bytes of computed values copied so far (see [`WORK_FACTOR`]). A `Cell` because
+    /// lookups, which only borrow the renderer, copy variables too.
+    pub work: Cell<usize>,
+    pub partials: &'t HashMap<String, Named>,
+    pub fragments: &'t HashMap<String, Named>,
+    /// `{{fragment}}` tags rendered so far, and how many enclose the current node.
+    pub fragments_rendered: usize,
+    pub fragment_depth: usize,
+    /// The source being rendered (the template's, or the current partial's or
+    /// fragment's), for error positions; `origin` names the partial or fragment.
     pub source: &'t str,
+    pub origin: Option<&'t str>,
     pub root: &'t Value,
     pub ctx: crate::functions::Ctx,
     /// `missingValues: fail`: a missing/null value read by an output tag is an error.
@@ -95,16 +109,95 @@ impl<'t> Renderer<'t> {
                 limit: self.limits.max_loop_iterations,
             });
         }
+        self.charge(0)
+    }
+
+    /// Adds `bytes` of copying to the work budget.
+    fn charge(&self, bytes: usize) -> Result<(), RenderError> {
+        let work = self.work.get().saturating_add(bytes);
+        self.work.set(work);
+        let budget = self.limits.max_output_bytes.saturating_mul(WORK_FACTOR);
+        if work > budget {
+            return Err(RenderError::TooMuchWork { limit: budget });
+        }
         Ok(())
+    }
+
+    /// A value the template computed: at most `max_output_bytes` big and `max_depth`
+    /// deep (so doubling a variable in a loop stops early, and dropping or printing a
+    /// value never recurses too deep). Returns its size, already charged as work.
+    fn check_value(&self, v: &Value) -> Result<usize, RenderError> {
+        let cap = self.limits.max_output_bytes;
+        let size = value_size(v, cap, self.limits.max_depth)
+            .ok_or(RenderError::ValueTooLarge { limit: cap })?;
+        self.charge(size)?;
+        Ok(size)
     }
 
     fn eval_error(&self, offset: usize, message: String) -> RenderError {
         let (line, column) = line_col(self.source, offset);
+        let message = match self.origin {
+            Some(origin) => format!("in {origin}: {message}"),
+            None => message,
+        };
         RenderError::Eval {
             line,
             column,
             message,
         }
+    }
+
+    /// Renders a partial's or fragment's body with error positions in its own source.
+    fn render_named(&mut self, named: &'t Named, scope: &Scope<'_>) -> Result<(), RenderError> {
+        let outer = (self.source, self.origin);
+        self.source = &named.source;
+        self.origin = Some(&named.label);
+        let result = self.render_body(&named.body, scope);
+        (self.source, self.origin) = outer;
+        result
+    }
+
+    fn write_value(&mut self, v: &Value, escape: bool) {
+        if escape {
+            match v {
+                Value::String(s) => escape_html_into(s, &mut self.out),
+                other => escape_html_into(&to_text(other), &mut self.out),
+            }
+        } else {
+            write_text(v, &mut self.out);
+        }
+    }
+
+    /// [`Self::lookup`] for the plain case, without building a `Cow`: a bare path that
+    /// is not a block parameter or `let` variable and walks only objects (and numeric
+    /// indexes). `Some(None)` is missing; `None` means "not plain, use `lookup`".
+    #[inline]
+    fn lookup_ref<'s>(&self, p: &Path, scope: &'s Scope<'s>) -> Option<Option<&'s Value>> {
+        if p.base != PathBase::Auto {
+            return None;
+        }
+        let (first, rest) = p.segments.split_first()?;
+        if !self.vars.is_empty() && self.vars.contains_key(first) {
+            return None;
+        }
+        // Same order as `lookup`: block params of every frame win over the data.
+        let mut s = Some(scope);
+        while let Some(sc) = s {
+            if sc.item_name == Some(first.as_str()) || sc.index_name == Some(first.as_str()) {
+                return None;
+            }
+            s = sc.parent;
+        }
+        let mut s = Some(scope);
+        while let Some(sc) = s {
+            if let Value::Object(m) = sc.value
+                && let Some(v) = field(m, first)
+            {
+                return descend_ref(v, rest);
+            }
+            s = sc.parent;
+        }
+        Some(None)
     }
 
     pub fn render_body(&mut self, body: &'t Body, scope: &Scope<'_>) -> Result<(), RenderError> {
@@ -121,17 +214,31 @@ impl<'t> Renderer<'t> {
                 self.check_output()
             }
             Node::Output { expr, escape } => {
-                let v = self.eval_strict(expr, scope, self.fail_missing)?;
-                if *escape && self.mode == OutputMode::Html {
-                    escape_html_into(&to_text(&v), &mut self.out);
-                } else {
-                    write_text(&v, &mut self.out);
+                let escape = *escape && self.mode == OutputMode::Html;
+                // The common `{{path}}` that resolves to a value in the data: borrowed,
+                // no copy, and none of the general evaluator's large frames.
+                if let Expr::Path(p) = expr
+                    && !self.fail_missing
+                {
+                    match self.lookup_ref(p, scope) {
+                        Some(Some(v)) => self.write_value(v, escape),
+                        Some(None) => {}
+                        None => {
+                            if let Some(v) = self.lookup(p, scope) {
+                                self.write_value(&v, escape);
+                            }
+                        }
+                    }
+                    return self.check_output();
                 }
+                let v = self.eval_strict(expr, scope, self.fail_missing)?;
+                self.write_value(&v, escape);
                 self.check_output()
             }
             Node::Let { name, value } => {
                 let v = self.eval(value, scope)?.into_owned();
-                self.vars.insert(name.clone(), v);
+                let size = self.check_value(&v)?;
+                self.vars.insert(name.clone(), (v, size));
                 Ok(())
             }
             Node::If {
@@ -212,12 +319,13 @@ impl<'t> Renderer<'t> {
                 Ok(())
             }
             Node::Partial { name, indent } => {
-                let Some(partial) = self.partials.get(name) else {
+                let partials = self.partials;
+                let Some(partial) = partials.get(name) else {
                     return Err(RenderError::UnknownPartial { name: name.clone() });
                 };
                 self.enter()?;
                 let outer = std::mem::take(&mut self.out);
-                let result = self.render_body(partial, scope);
+                let result = self.render_named(partial, scope);
                 let inner = std::mem::replace(&mut self.out, outer);
                 result?;
                 if indent.is_empty() {
@@ -235,8 +343,63 @@ impl<'t> Renderer<'t> {
                 self.depth -= 1;
                 self.check_output()
             }
-            Node::Fragment { id, .. } => Err(RenderError::FragmentUnsupported { id: id.clone() }),
+            Node::Fragment { id, args } => self.render_fragment(id, args, scope),
         }
+    }
+
+    /// `{{fragment id='…' [mode='inline'] [render=false] [name=value …]}}` (spec §4):
+    /// the fragment sees and sets the message-global `let` variables; the other
+    /// arguments are evaluated here and set as variables before it runs (field
+    /// overrides); it renders against the root data, since loop variables cannot be
+    /// passed to a fragment; `render=false` keeps only its variables.
+    fn render_fragment(
+        &mut self,
+        id: &str,
+        args: &'t [(String, Expr)],
+        scope: &Scope<'_>,
+    ) -> Result<(), RenderError> {
+        let fragments = self.fragments;
+        let Some(fragment) = fragments.get(id) else {
+            return Err(RenderError::UnknownFragment { id: id.to_string() });
+        };
+        self.fragments_rendered += 1;
+        if self.fragments_rendered > MAX_FRAGMENTS {
+            return Err(RenderError::TooManyFragments {
+                limit: MAX_FRAGMENTS,
+            });
+        }
+        if self.fragment_depth > MAX_FRAGMENT_NESTING {
+            return Err(RenderError::FragmentTooDeep {
+                limit: MAX_FRAGMENT_NESTING,
+            });
+        }
+        let mut show = true;
+        for (name, expr) in args {
+            let v = self.eval(expr, scope)?.into_owned();
+            match name.as_str() {
+                "mode" => {}
+                "render" => show = truthy(&v) && v != Value::String("false".into()),
+                _ => {
+                    let size = self.check_value(&v)?;
+                    self.vars.insert(name.clone(), (v, size));
+                }
+            }
+        }
+        self.enter()?;
+        self.fragment_depth += 1;
+        let root = Scope::root(self.root);
+        let result = if show {
+            self.render_named(fragment, &root)
+        } else {
+            // Run it for its variables only; its output is dropped.
+            let outer = std::mem::take(&mut self.out);
+            let r = self.render_named(fragment, &root);
+            self.out = outer;
+            r
+        };
+        self.fragment_depth -= 1;
+        self.depth -= 1;
+        result
     }
 
     /// Runs `body` once per element (arrays) or value (objects); false if nothing ran.
@@ -291,6 +454,25 @@ impl<'t> Renderer<'t> {
         scope: &'s Scope<'s>,
         strict: bool,
     ) -> Result<Cow<'s, Value>, RenderError> {
+        // Paths are most of what templates evaluate; keeping them out of the big match
+        // keeps this frame small (the match's frame is several hundred bytes).
+        if let Expr::Path(p) = e {
+            let v = self.lookup(p, scope).unwrap_or(Cow::Owned(Value::Null));
+            if strict && v.is_null() {
+                return Err(RenderError::MissingValue { path: path_text(p) });
+            }
+            return Ok(v);
+        }
+        self.eval_compound(e, scope, strict)
+    }
+
+    #[inline(never)]
+    fn eval_compound<'s>(
+        &self,
+        e: &Expr,
+        scope: &'s Scope<'s>,
+        strict: bool,
+    ) -> Result<Cow<'s, Value>, RenderError> {
         Ok(match e {
             Expr::Literal(v) => Cow::Owned(v.clone()),
             Expr::Array(items) => {
@@ -298,7 +480,9 @@ impl<'t> Renderer<'t> {
                 for it in items {
                     out.push(self.eval(it, scope)?.into_owned());
                 }
-                Cow::Owned(Value::Array(out))
+                let v = Value::Array(out);
+                self.check_value(&v)?;
+                Cow::Owned(v)
             }
             Expr::Path(p) => {
                 let v = self.lookup(p, scope).unwrap_or(Cow::Owned(Value::Null));
@@ -340,9 +524,14 @@ impl<'t> Renderer<'t> {
                         vals.push(self.eval_strict(a, scope, strict)?.into_owned());
                     }
                 }
+                // Arguments were copied out of the data or variables: that is work.
+                for v in &vals {
+                    self.charge(value_size(v, usize::MAX, usize::MAX).unwrap_or(usize::MAX))?;
+                }
                 let v = func
                     .invoke(&self.ctx, &vals)
                     .map_err(|m| self.eval_error(*offset, format!("{}: {m}", func.name)))?;
+                self.check_value(&v)?;
                 Cow::Owned(v)
             }
         })
@@ -429,7 +618,9 @@ impl<'t> Renderer<'t> {
             ),
             // `+` concatenates when either side is a string (null joins as "").
             BinaryOp::Add if a.is_string() || b.is_string() => {
-                Value::String(to_text(a) + &to_text(b))
+                let v = Value::String(to_text(a) + &to_text(b));
+                self.check_value(&v)?;
+                v
             }
             BinaryOp::Add => arithmetic(Arith::Add)?,
             BinaryOp::Sub => arithmetic(Arith::Sub)?,
@@ -487,7 +678,8 @@ impl<'t> Renderer<'t> {
                     s = sc.parent;
                 }
                 // 2. `let` variables (message-global).
-                if let Some(v) = self.vars.get(first) {
+                if let Some((v, size)) = self.vars.get(first) {
+                    self.work.set(self.work.get().saturating_add(*size));
                     return descend_cow(Cow::Owned(v.clone()), rest);
                 }
                 // 3. the context stack, innermost first, ending at the root. Only the
@@ -495,7 +687,7 @@ impl<'t> Renderer<'t> {
                 let mut s = Some(scope);
                 while let Some(sc) = s {
                     if let Value::Object(m) = sc.value
-                        && let Some(v) = m.get(first)
+                        && let Some(v) = field(m, first)
                     {
                         return descend(v, rest);
                     }
@@ -505,6 +697,45 @@ impl<'t> Renderer<'t> {
             }
         }
     }
+}
+
+/// Spec §4: at most 30 fragments per delivery, and one level of nesting (a fragment
+/// may use a fragment, which may not use another).
+const MAX_FRAGMENTS: usize = 30;
+const MAX_FRAGMENT_NESTING: usize = 1;
+
+/// The work budget is this many times `max_output_bytes` (256 MiB by default): far
+/// above what real templates copy (a variable passed to a function is counted when
+/// read and again as an argument), and a fraction of a second of copying at most.
+const WORK_FACTOR: usize = 256;
+
+/// Approximate bytes of `v` (strings by length, other nodes 8), or `None` once it is
+/// over `cap` or nested deeper than `max_depth`. Iterative, so a deep value cannot
+/// overflow the stack here.
+fn value_size(v: &Value, cap: usize, max_depth: usize) -> Option<usize> {
+    let mut size = 0usize;
+    let mut stack = vec![(v, 0usize)];
+    while let Some((v, depth)) = stack.pop() {
+        if depth > max_depth {
+            return None;
+        }
+        size = size.saturating_add(8);
+        match v {
+            Value::String(s) => size = size.saturating_add(s.len()),
+            Value::Array(items) => stack.extend(items.iter().map(|i| (i, depth + 1))),
+            Value::Object(m) => {
+                for (k, item) in m {
+                    size = size.saturating_add(k.len());
+                    stack.push((item, depth + 1));
+                }
+            }
+            _ => {}
+        }
+        if size > cap {
+            return None;
+        }
+    }
+    Some(size)
 }
 
 /// A path as written: `profile.name`, `this.x`, `../x`, `@root.x`, `@index`.
@@ -539,13 +770,57 @@ fn descend_cow<'s>(v: Cow<'s, Value>, segs: &[String]) -> Option<Cow<'s, Value>>
     }
 }
 
+/// A member of an object. Profile and context objects are small, and for a few dozen
+/// entries comparing keys in order beats hashing the name with SipHash.
+#[inline]
+fn field<'v>(m: &'v serde_json::Map<String, Value>, key: &str) -> Option<&'v Value> {
+    if m.len() <= 32 {
+        // Length and first byte first: most keys differ there, without a memcmp call.
+        let kb = key.as_bytes();
+        m.iter()
+            .find(|(k, _)| {
+                let b = k.as_bytes();
+                b.len() == kb.len() && b.first() == kb.first() && b == kb
+            })
+            .map(|(_, v)| v)
+    } else {
+        m.get(key)
+    }
+}
+
+/// [`descend`] through objects and numeric indexes only; `None` when it meets an
+/// array it would have to project over or measure (`length`).
+#[inline]
+fn descend_ref<'s>(v: &'s Value, segs: &[String]) -> Option<Option<&'s Value>> {
+    let mut cur = v;
+    for seg in segs {
+        cur = match cur {
+            Value::Object(m) => match field(m, seg) {
+                Some(v) => v,
+                None => return Some(None),
+            },
+            Value::Array(items) => match seg.parse::<usize>() {
+                Ok(i) => match items.get(i) {
+                    Some(v) => v,
+                    None => return Some(None),
+                },
+                Err(_) => return None,
+            },
+            // `"…".length` is the string's length: the general `descend` handles it.
+            Value::String(_) if seg == "length" => return None,
+            _ => return Some(None),
+        };
+    }
+    Some(Some(cur))
+}
+
 /// Walks `segs` down from `v`. On an array, a numeric segment indexes, `length` is the
 /// size, and any other name projects over the items (`orders.price` → list of prices).
 pub(crate) fn descend<'s>(v: &'s Value, segs: &[String]) -> Option<Cow<'s, Value>> {
     let mut cur = v;
     for (i, seg) in segs.iter().enumerate() {
         cur = match cur {
-            Value::Object(m) => m.get(seg)?,
+            Value::Object(m) => field(m, seg)?,
             Value::Array(items) => {
                 if let Ok(idx) = seg.parse::<usize>() {
                     items.get(idx)?
@@ -567,6 +842,11 @@ pub(crate) fn descend<'s>(v: &'s Value, segs: &[String]) -> Option<Cow<'s, Value
                     }
                     return Some(Cow::Owned(Value::Array(out)));
                 }
+            }
+            // JavaScript's `"…".length`, which Handlebars templates use (in characters,
+            // as the `length` function counts).
+            Value::String(s) if seg == "length" => {
+                return descend_cow(Cow::Owned(Value::from(s.chars().count())), &segs[i + 1..]);
             }
             _ => return None,
         };

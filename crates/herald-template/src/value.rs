@@ -30,7 +30,11 @@ pub(crate) fn write_text(v: &Value, out: &mut String) {
     match v {
         Value::Null => {}
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::Number(n) => {
+            use std::fmt::Write as _;
+            // Writing into a String cannot fail.
+            let _ = write!(out, "{n}");
+        }
         Value::String(s) => out.push_str(s),
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
@@ -60,6 +64,17 @@ pub(crate) fn equals(a: &Value, b: &Value) -> bool {
         },
         (Value::Array(x), Value::Array(y)) => {
             x.len() == y.len() && x.iter().zip(y).all(|(a, b)| equals(a, b))
+        }
+        // Two date-times are equal when they are the same instant, whatever their zones
+        // (as `compareDates` and `<`/`>` already compare them).
+        (Value::Object(_), Value::Object(_)) => {
+            match (
+                crate::datetime::Dt::from_value(a),
+                crate::datetime::Dt::from_value(b),
+            ) {
+                (Some(x), Some(y)) => x.instant == y.instant,
+                _ => a == b,
+            }
         }
         _ => a == b,
     }

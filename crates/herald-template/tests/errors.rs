@@ -83,3 +83,37 @@ fn unterminated_tag() {
     assert_eq!((e[0].line, e[0].column), (1, 25));
     assert!(e[0].message.contains("`}}`"));
 }
+
+#[test]
+fn url_fields_allow_only_plain_values() {
+    let ok = Template::compile_url_field(
+        "https://example.com/o/{{context.order.id}}?u={%= profile.id ?: \"anon\" %}",
+    )
+    .expect("plain values are fine");
+    let out = ok
+        .render(
+            &serde_json::json!({"context": {"order": {"id": "A1"}}}),
+            herald_template::OutputMode::Text,
+        )
+        .expect("renders");
+    assert_eq!(out, "https://example.com/o/A1?u=anon");
+    let cases = [
+        ("https://x/{%= upperCase(profile.a) %}", "helper functions"),
+        ("https://x/{{#if profile.a}}a{{/if}}", "blocks"),
+        ("https://x/{{#each profile.l}}{{this}}{{/each}}", "blocks"),
+        ("https://x/{% let a = 1 %}", "`let`"),
+        (
+            "https://x/{%= profile.segmentMembership.ups.a1.status %}",
+            "audience membership",
+        ),
+        ("https://x/{{fragment id='ajo:a/1'}}", "fragments"),
+    ];
+    for (src, want) in cases {
+        let e = Template::compile_url_field(src).expect_err(src);
+        assert_eq!((e[0].line, e[0].column), (1, 11), "{src}: {e:?}");
+        assert!(e[0].message.contains(want), "{src}: {}", e[0].message);
+    }
+    // Syntax errors are still reported, with the restrictions, in source order.
+    let e = Template::compile_url_field("{%= upperCase(a) %}{{#if}}").expect_err("both");
+    assert_eq!(e.len(), 2, "{e:?}");
+}

@@ -609,6 +609,100 @@ const ES: Names = Names {
     am_pm: ["a.\u{a0}m.", "p.\u{a0}m."],
 };
 
+const IT: Names = Names {
+    months: [
+        "gennaio",
+        "febbraio",
+        "marzo",
+        "aprile",
+        "maggio",
+        "giugno",
+        "luglio",
+        "agosto",
+        "settembre",
+        "ottobre",
+        "novembre",
+        "dicembre",
+    ],
+    months_short: [
+        "gen", "feb", "mar", "apr", "mag", "giu", "lug", "ago", "set", "ott", "nov", "dic",
+    ],
+    days: [
+        "lunedì",
+        "martedì",
+        "mercoledì",
+        "giovedì",
+        "venerdì",
+        "sabato",
+        "domenica",
+    ],
+    days_short: ["lun", "mar", "mer", "gio", "ven", "sab", "dom"],
+    am_pm: ["AM", "PM"],
+};
+
+const NL: Names = Names {
+    months: [
+        "januari",
+        "februari",
+        "maart",
+        "april",
+        "mei",
+        "juni",
+        "juli",
+        "augustus",
+        "september",
+        "oktober",
+        "november",
+        "december",
+    ],
+    months_short: [
+        "jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec",
+    ],
+    days: [
+        "maandag",
+        "dinsdag",
+        "woensdag",
+        "donderdag",
+        "vrijdag",
+        "zaterdag",
+        "zondag",
+    ],
+    days_short: ["ma", "di", "wo", "do", "vr", "za", "zo"],
+    am_pm: ["a.m.", "p.m."],
+};
+
+const PT: Names = Names {
+    months: [
+        "janeiro",
+        "fevereiro",
+        "março",
+        "abril",
+        "maio",
+        "junho",
+        "julho",
+        "agosto",
+        "setembro",
+        "outubro",
+        "novembro",
+        "dezembro",
+    ],
+    months_short: [
+        "jan.", "fev.", "mar.", "abr.", "mai.", "jun.", "jul.", "ago.", "set.", "out.", "nov.",
+        "dez.",
+    ],
+    days: [
+        "segunda-feira",
+        "terça-feira",
+        "quarta-feira",
+        "quinta-feira",
+        "sexta-feira",
+        "sábado",
+        "domingo",
+    ],
+    days_short: ["seg.", "ter.", "qua.", "qui.", "sex.", "sáb.", "dom."],
+    am_pm: ["AM", "PM"],
+};
+
 fn names(locale: &str) -> &'static Names {
     let lang = locale
         .split(['_', '-'])
@@ -619,6 +713,9 @@ fn names(locale: &str) -> &'static Names {
         "fr" => &FR,
         "de" => &DE,
         "es" => &ES,
+        "it" => &IT,
+        "nl" => &NL,
+        "pt" => &PT,
         _ => &EN,
     }
 }

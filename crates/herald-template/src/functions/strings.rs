@@ -61,9 +61,10 @@ fn cased(args: &[Value]) -> (String, String) {
     }
 }
 
+/// A missing subject contains nothing, not even "" (null is false in conditions).
 pub(super) fn contains(args: &[Value]) -> Result<Value, String> {
     let (s, p) = cased(args);
-    Ok(Value::Bool(s.contains(&p)))
+    Ok(Value::Bool(!arg(args, 0).is_null() && s.contains(&p)))
 }
 
 pub(super) fn does_not_contain(args: &[Value]) -> Result<Value, String> {
@@ -73,7 +74,7 @@ pub(super) fn does_not_contain(args: &[Value]) -> Result<Value, String> {
 
 pub(super) fn starts_with(args: &[Value]) -> Result<Value, String> {
     let (s, p) = cased(args);
-    Ok(Value::Bool(s.starts_with(&p)))
+    Ok(Value::Bool(!arg(args, 0).is_null() && s.starts_with(&p)))
 }
 
 pub(super) fn does_not_start_with(args: &[Value]) -> Result<Value, String> {
@@ -83,7 +84,7 @@ pub(super) fn does_not_start_with(args: &[Value]) -> Result<Value, String> {
 
 pub(super) fn ends_with(args: &[Value]) -> Result<Value, String> {
     let (s, p) = cased(args);
-    Ok(Value::Bool(s.ends_with(&p)))
+    Ok(Value::Bool(!arg(args, 0).is_null() && s.ends_with(&p)))
 }
 
 pub(super) fn does_not_end_with(args: &[Value]) -> Result<Value, String> {
