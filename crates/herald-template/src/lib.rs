@@ -237,6 +237,16 @@ impl Template {
     /// Every root path the template reads; see the convention in `variables.rs`:
     /// inside `{{#each context.items}}`, `{{name}}` is listed as `context.items.name`.
     pub fn variables(&self) -> BTreeSet<String> {
+        self.found().paths
+    }
+
+    /// The paths among [`Template::variables`] that `{{#each}}` iterates, so
+    /// callers (the cURL helper) know to show them as arrays.
+    pub fn list_variables(&self) -> BTreeSet<String> {
+        self.found().lists
+    }
+
+    fn found(&self) -> variables::Found {
         variables::collect(
             std::iter::once(&self.inner.body)
                 .chain(self.inner.partials.values().map(|n| &n.body))

@@ -23,14 +23,23 @@ struct Frame {
 
 struct Collector<'a> {
     out: BTreeSet<String>,
+    /// Paths `{{#each}}` iterates: arrays, as far as the template tells.
+    lists: BTreeSet<String>,
     lets: HashSet<&'a str>,
     frames: Vec<Frame>,
 }
 
-pub(crate) fn collect<'a>(bodies: impl Iterator<Item = &'a Body>) -> BTreeSet<String> {
+/// What [`collect`] finds: every path read, and the ones iterated.
+pub(crate) struct Found {
+    pub paths: BTreeSet<String>,
+    pub lists: BTreeSet<String>,
+}
+
+pub(crate) fn collect<'a>(bodies: impl Iterator<Item = &'a Body>) -> Found {
     let bodies: Vec<&Body> = bodies.collect();
     let mut c = Collector {
         out: BTreeSet::new(),
+        lists: BTreeSet::new(),
         lets: HashSet::new(),
         frames: Vec::new(),
     };
@@ -45,7 +54,10 @@ pub(crate) fn collect<'a>(bodies: impl Iterator<Item = &'a Body>) -> BTreeSet<St
     for b in &bodies {
         c.body(b);
     }
-    c.out
+    Found {
+        paths: c.out,
+        lists: c.lists,
+    }
 }
 
 fn gather_lets<'a>(body: &'a Body, lets: &mut HashSet<&'a str>) {
@@ -130,6 +142,11 @@ impl Collector<'_> {
                 otherwise,
             } => {
                 let base = self.expr(value);
+                if let (Node::Each { .. }, Some(list)) = (n, &base)
+                    && !list.is_empty()
+                {
+                    self.lists.insert(list.clone());
+                }
                 self.frames.push(Frame {
                     base,
                     item: params.item.clone(),

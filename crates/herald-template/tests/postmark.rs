@@ -118,6 +118,18 @@ fn receipt_variables() {
         "context.total",
     ];
     assert_eq!(vars, expected);
+    let lists: Vec<String> = t.list_variables().into_iter().collect();
+    assert_eq!(lists, ["context.receipt_details"]);
+}
+
+#[test]
+fn list_variables_are_the_iterated_paths_only() {
+    let t = compile(
+        "{{#each context.a as |x|}}{{x.b}}{{#each x.c}}{{d}}{{/each}}{{/each}}{{#with context.w}}{{v}}{{/with}}{{#each topN(context.o, p, 2)}}{{q}}{{/each}}",
+        "lists",
+    );
+    let lists: Vec<String> = t.list_variables().into_iter().collect();
+    assert_eq!(lists, ["context.a", "context.a.c"]);
 }
 
 #[test]
