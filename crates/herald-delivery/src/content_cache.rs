@@ -6,13 +6,21 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use herald_domain::channel::ChannelConfiguration;
-use herald_domain::content::CompiledEmail;
+use herald_domain::content::{CompiledContent, CompiledEmail};
 use herald_store::Store;
 
-/// Everything needed to render and address messages of one version.
+/// Everything needed to render and address messages of one version: the
+/// content of every locale, compiled once.
 pub struct Prepared {
-    pub email: Option<CompiledEmail>,
+    pub content: CompiledContent,
     pub configuration: ChannelConfiguration,
+}
+
+impl Prepared {
+    /// The compiled email of a message's locale (`None`: the plain content).
+    pub fn email_for(&self, locale: Option<&str>) -> Option<&CompiledEmail> {
+        self.content.email_for(locale)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,16 +75,10 @@ impl ContentCache {
             .get_channel_configuration(sandbox, cfg_id)
             .await?
             .ok_or_else(|| PrepareError::ConfigurationMissing(cfg_id.clone()))?;
-        let email = v
-            .definition
-            .content
-            .email
-            .as_ref()
-            .map(CompiledEmail::compile)
-            .transpose()
+        let content = CompiledContent::compile(&v.definition)
             .map_err(|e| PrepareError::Compile(e.to_string()))?;
         let prepared = Arc::new(Prepared {
-            email,
+            content,
             configuration,
         });
         if let Ok(mut map) = self.entries.write() {

@@ -244,8 +244,10 @@ impl DeliveryEngine {
             Ok(p) => p,
             Err(e) => return self.transient_or_failed(m, format!("cannot prepare content: {e}")),
         };
-        let (Some(compiled), Some(settings)) = (&prepared.email, &prepared.configuration.email)
-        else {
+        let (Some(compiled), Some(settings)) = (
+            prepared.email_for(m.locale.as_deref()),
+            &prepared.configuration.email,
+        ) else {
             return OutcomeKind::Failed {
                 error: "the campaign version has no email content or settings".into(),
                 rendered: None,

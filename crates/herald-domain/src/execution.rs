@@ -9,8 +9,10 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::channel::{Channel, is_plausible_address};
+use crate::content::render_data;
 use crate::error::FieldError;
 use crate::json::deep_merge;
+use crate::language::LocaleChooser;
 use crate::message::{MessageStatus, reasons};
 use crate::profile::{Profile, email_from_attributes, normalize_identity};
 
@@ -211,6 +213,8 @@ pub struct PlannedMessage {
     /// Render data: the stored profile with the call's `profile` merged over it.
     pub profile: Value,
     pub recipient_context: Value,
+    /// The locale chosen for a multilingual campaign.
+    pub locale: Option<String>,
 }
 
 /// A recipient whose profile must be created by the execution.
@@ -303,6 +307,7 @@ pub fn plan_unitary(
                 .context
                 .clone()
                 .unwrap_or_else(|| Value::Object(Default::default())),
+            locale: None,
         });
     }
     if !unknown.is_empty() {
@@ -312,6 +317,29 @@ pub fn plan_unitary(
         messages,
         profiles_to_create,
     })
+}
+
+/// Chooses each queued message's locale for a multilingual campaign; a
+/// message with no matching locale (and no fallback) is excluded with
+/// reason `noLocale`, without failing the others.
+pub fn assign_locales(
+    messages: &mut [PlannedMessage],
+    chooser: &LocaleChooser,
+    execution_context: &Value,
+) {
+    for m in messages
+        .iter_mut()
+        .filter(|m| m.status == MessageStatus::Queued)
+    {
+        let data = render_data(&m.profile, execution_context, &m.recipient_context);
+        match chooser.choose(&data) {
+            Some(l) => m.locale = Some(l),
+            None => {
+                m.status = MessageStatus::Excluded;
+                m.exclusion_reason = Some(reasons::NO_LOCALE.to_string());
+            }
+        }
+    }
 }
 
 /// The address to send to: `channelData` first, then the identity itself when

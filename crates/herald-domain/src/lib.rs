@@ -9,6 +9,7 @@ pub mod error;
 pub mod execution;
 pub mod ids;
 pub mod json;
+pub mod language;
 pub mod message;
 pub mod profile;
 pub mod review;

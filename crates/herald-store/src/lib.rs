@@ -20,6 +20,7 @@ use std::time::Duration;
 use herald_domain::campaign::{Campaign, CampaignVersion};
 use herald_domain::channel::ChannelConfiguration;
 use herald_domain::execution::Execution;
+use herald_domain::language::LanguageSettings;
 use herald_domain::message::{Deliverable, Message};
 use herald_domain::profile::{Identity, Profile};
 
@@ -42,6 +43,15 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<ChannelConfiguration>>;
     async fn list_channel_configurations(&self, sandbox: &str)
     -> Result<Vec<ChannelConfiguration>>;
+
+    // --- language settings
+    async fn insert_language_settings(&self, l: &LanguageSettings) -> Result<()>;
+    async fn get_language_settings(
+        &self,
+        sandbox: &str,
+        id: &str,
+    ) -> Result<Option<LanguageSettings>>;
+    async fn list_language_settings(&self, sandbox: &str) -> Result<Vec<LanguageSettings>>;
 
     // --- campaigns
     async fn insert_campaign(&self, c: &Campaign) -> Result<()>;

@@ -19,9 +19,11 @@ use herald_domain::campaign::{
 };
 use herald_domain::channel::Channel;
 use herald_domain::content::{CompileError, CompiledEmail, render_data};
+use herald_domain::error::pointer_token;
 use herald_domain::ids::new_id;
 use herald_domain::json::merge_patch;
-use herald_domain::message::MessageStatus;
+use herald_domain::language::{LanguageSettings, LocaleChooser, is_bcp47};
+use herald_domain::message::{MessageStatus, reasons};
 use herald_domain::profile::{Identity, normalize_identity};
 use herald_domain::review::{ReviewResult, Severity, review as review_definition};
 
@@ -88,7 +90,24 @@ fn validate_definition(def: &CampaignDefinition) -> Vec<FieldError> {
         Channel::Sms => def.content.sms.is_some(),
         Channel::Push => def.content.push.is_some(),
     };
-    if !has_content {
+    if def.language_settings_id.is_some() {
+        if def.content.locales.is_empty() {
+            errors.push(FieldError::new(
+                "/content/locales",
+                "required",
+                "the campaign has languageSettingsId: content.locales is required",
+            ));
+        }
+        for tag in def.content.locales.keys() {
+            if !is_bcp47(tag) {
+                errors.push(FieldError::new(
+                    format!("/content/locales/{}", pointer_token(tag)),
+                    "invalid_locale",
+                    format!("'{tag}' is not a BCP 47 language tag"),
+                ));
+            }
+        }
+    } else if !has_content {
         let ch = def.action.channel.as_str();
         errors.push(FieldError::new(
             format!("/content/{ch}"),
@@ -311,12 +330,29 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn run_review(state: &AppState, c: &Campaign) -> ApiResult<ReviewResult> {
+/// The language settings the definition names, if they exist.
+async fn language_settings_of(
+    state: &AppState,
+    c: &Campaign,
+) -> ApiResult<Option<LanguageSettings>> {
+    Ok(match &c.definition.language_settings_id {
+        Some(id) => state.store.get_language_settings(&c.sandbox, id).await?,
+        None => None,
+    })
+}
+
+/// The review, with the language settings it saw (snapshotted on activation).
+async fn run_review(
+    state: &AppState,
+    c: &Campaign,
+) -> ApiResult<(ReviewResult, Option<LanguageSettings>)> {
     let cfg = state
         .store
         .get_channel_configuration(&c.sandbox, &c.definition.action.channel_configuration_id)
         .await?;
-    Ok(review_definition(&c.definition, cfg.as_ref(), Utc::now()))
+    let language = language_settings_of(state, c).await?;
+    let result = review_definition(&c.definition, cfg.as_ref(), language.as_ref(), Utc::now());
+    Ok((result, language))
 }
 
 #[utoipa::path(post, path = "/v1/campaigns/{id}/review", tag = "campaigns",
@@ -328,7 +364,7 @@ pub async fn review(
 ) -> ApiResult<Json<ReviewResult>> {
     caller.require(SCOPE_MANAGE)?;
     let c = load(&state, &caller, &id).await?;
-    Ok(Json(run_review(&state, &c).await?))
+    Ok(Json(run_review(&state, &c).await?.0))
 }
 
 #[utoipa::path(post, path = "/v1/campaigns/{id}/activate", tag = "campaigns",
@@ -353,7 +389,7 @@ pub async fn activate(
         )
         .with_context("campaignId", &id));
     }
-    let result = run_review(&state, &c).await?;
+    let (result, language_settings) = run_review(&state, &c).await?;
     if !result.ready {
         let errors = result
             .checks
@@ -378,6 +414,7 @@ pub async fn activate(
         version: number,
         definition: c.definition.clone(),
         activated_at: now,
+        language_settings,
     };
     c.status = status_on_activation(&c.definition.schedule, now);
     c.live_version = Some(number);
@@ -437,28 +474,26 @@ pub struct SimulateRequest {
 }
 
 fn compile_problem(e: CompileError) -> Problem {
+    let pointer = e.pointer();
     let errors = match e {
         CompileError::Missing(what) => vec![FieldError::new(
-            format!("/content/{what}"),
+            pointer,
             "content_missing",
             format!("no {what} content"),
         )],
-        CompileError::Template { field, errors } => {
-            let pointer = format!("/{}", field.replace('.', "/"));
-            errors
-                .into_iter()
-                .map(|t| {
-                    FieldError::new(
-                        pointer.clone(),
-                        "template_syntax",
-                        format!(
-                            "{field} line {}, column {}: {}",
-                            t.line, t.column, t.message
-                        ),
-                    )
-                })
-                .collect()
-        }
+        CompileError::Template { field, errors } => errors
+            .into_iter()
+            .map(|t| {
+                FieldError::new(
+                    pointer.clone(),
+                    "template_syntax",
+                    format!(
+                        "{field} line {}, column {}: {}",
+                        t.line, t.column, t.message
+                    ),
+                )
+            })
+            .collect(),
     };
     Problem::new(
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -467,6 +502,111 @@ fn compile_problem(e: CompileError) -> Problem {
         "see errors",
     )
     .with_errors(errors)
+}
+
+fn unprocessable(slug: &str, title: &str, errors: Vec<FieldError>) -> Problem {
+    let detail = errors
+        .first()
+        .map(|e| e.message.clone())
+        .unwrap_or_default();
+    Problem::new(StatusCode::UNPROCESSABLE_ENTITY, slug, title, detail).with_errors(errors)
+}
+
+/// The email content to render for a simulation (or a proof) of the
+/// definition being edited, with the locale it is in: `locale` when given,
+/// otherwise chosen exactly as an execution chooses it.
+pub(crate) async fn content_for(
+    state: &AppState,
+    c: &Campaign,
+    data: &Value,
+    locale: Option<&str>,
+) -> ApiResult<(CompiledEmail, Option<String>, Vec<String>)> {
+    let def = &c.definition;
+    let mut warnings = Vec::new();
+    let mv = def.missing_values;
+    let Some(id) = &def.language_settings_id else {
+        if locale.is_some() {
+            warnings
+                .push("this campaign has no language settings; the locale is ignored".to_string());
+        }
+        let Some(email) = &def.content.email else {
+            return Err(compile_problem(CompileError::Missing("email".into())));
+        };
+        let compiled = compile_email(email, "content", mv)?;
+        return Ok((compiled, None, warnings));
+    };
+    let Some(settings) = state.store.get_language_settings(&c.sandbox, id).await? else {
+        return Err(unprocessable(
+            "unknown-language-settings",
+            "Unknown language settings",
+            vec![FieldError::new(
+                "/languageSettingsId",
+                "unknown_language_settings",
+                format!("no language settings '{id}' exist in this sandbox"),
+            )],
+        ));
+    };
+    let chosen = match locale {
+        Some(l) => settings
+            .locales
+            .iter()
+            .find(|x| x.eq_ignore_ascii_case(l))
+            .cloned()
+            .ok_or_else(|| {
+                unprocessable(
+                    "unknown-locale",
+                    "Unknown locale",
+                    vec![FieldError::new(
+                        "/locale",
+                        "unknown_locale",
+                        format!(
+                            "'{l}' is not a locale of the language settings '{}' ({})",
+                            settings.name,
+                            settings.locales.join(", ")
+                        ),
+                    )],
+                )
+            })?,
+        None => LocaleChooser::new(&settings).choose(data).ok_or_else(|| {
+            unprocessable(
+                "no-locale",
+                "No locale for this recipient",
+                vec![FieldError::new(
+                    "/profile",
+                    reasons::NO_LOCALE,
+                    format!(
+                        "no locale of '{}' ({}) matches this recipient and there is no fallback locale: an execution would exclude it with reason noLocale",
+                        settings.name,
+                        settings.locales.join(", ")
+                    ),
+                )],
+            )
+        })?,
+    };
+    let Some(email) = def
+        .content
+        .locales
+        .get(&chosen)
+        .and_then(|l| l.email.as_ref())
+    else {
+        return Err(compile_problem(CompileError::Missing(format!(
+            "locales/{chosen}/email"
+        ))));
+    };
+    let compiled = compile_email(email, &format!("content.locales.{chosen}"), mv)?;
+    Ok((compiled, Some(chosen), warnings))
+}
+
+fn compile_email(
+    email: &herald_domain::campaign::EmailContent,
+    prefix: &str,
+    mv: herald_domain::campaign::MissingValues,
+) -> ApiResult<CompiledEmail> {
+    let mv = match mv {
+        herald_domain::campaign::MissingValues::Empty => herald_template::MissingValues::Empty,
+        herald_domain::campaign::MissingValues::Fail => herald_template::MissingValues::Fail,
+    };
+    CompiledEmail::compile_named(email, prefix, mv).map_err(compile_problem)
 }
 
 #[utoipa::path(post, path = "/v1/campaigns/{id}/simulate", tag = "campaigns", request_body = SimulateRequest,
@@ -501,18 +641,14 @@ pub async fn simulate(
     if let Some(p) = &req.profile {
         herald_domain::json::deep_merge(&mut profile, p);
     }
-    if req.locale.is_some() {
-        warnings.push("this campaign has no language settings; the locale is ignored".to_string());
-    }
     let data = render_data(
         &profile,
         &req.context.unwrap_or_else(|| json!({})),
         &json!({}),
     );
-    let Some(email) = &c.definition.content.email else {
-        return Err(compile_problem(CompileError::Missing("email")));
-    };
-    let compiled = CompiledEmail::compile(email).map_err(compile_problem)?;
+    let (compiled, locale, mut more) =
+        content_for(&state, &c, &data, req.locale.as_deref()).await?;
+    warnings.append(&mut more);
     let mut rendered = compiled.render(&data).map_err(|e| {
         Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -527,7 +663,7 @@ pub async fn simulate(
         rendered.text = herald_mail::html_to_text(html);
     }
     Ok(Json(
-        json!({"locale": null, "content": {"email": rendered}, "warnings": warnings}),
+        json!({"locale": locale, "content": {"email": rendered}, "warnings": warnings}),
     ))
 }
 
@@ -585,6 +721,7 @@ pub async fn report(
     let mut report = report_json(&c.id, &counts.by_status);
     report["window"] = json!(window);
     report["excluded"]["byReason"] = json!(counts.excluded_by_reason);
+    report["byLocale"] = json!(counts.by_locale);
     Ok(Json(report))
 }
 

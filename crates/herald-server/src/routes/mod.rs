@@ -4,6 +4,7 @@ pub mod campaigns;
 pub mod channel_configurations;
 pub mod executions;
 pub mod health;
+pub mod language_settings;
 pub mod messages;
 pub mod profiles;
 
@@ -22,6 +23,14 @@ pub fn authenticated() -> Router<AppState> {
         .route(
             "/v1/channel-configurations/{id}",
             get(channel_configurations::get_one),
+        )
+        .route(
+            "/v1/language-settings",
+            post(language_settings::create).get(language_settings::list),
+        )
+        .route(
+            "/v1/language-settings/{id}",
+            get(language_settings::get_one),
         )
         .route(
             "/v1/campaigns",

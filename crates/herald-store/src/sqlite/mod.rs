@@ -27,6 +27,7 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 use herald_domain::campaign::{Campaign, CampaignVersion};
 use herald_domain::channel::ChannelConfiguration;
 use herald_domain::execution::Execution;
+use herald_domain::language::LanguageSettings;
 use herald_domain::message::{Deliverable, Message};
 use herald_domain::profile::{Identity, Profile};
 
@@ -154,6 +155,20 @@ impl Store for SqliteStore {
         sandbox: &str,
     ) -> Result<Vec<ChannelConfiguration>> {
         management::list_channel_configurations(&self.read, sandbox).await
+    }
+
+    async fn insert_language_settings(&self, l: &LanguageSettings) -> Result<()> {
+        management::insert_language_settings(&mut *self.writer.lock().await, l).await
+    }
+    async fn get_language_settings(
+        &self,
+        sandbox: &str,
+        id: &str,
+    ) -> Result<Option<LanguageSettings>> {
+        management::get_language_settings(&self.read, sandbox, id).await
+    }
+    async fn list_language_settings(&self, sandbox: &str) -> Result<Vec<LanguageSettings>> {
+        management::list_language_settings(&self.read, sandbox).await
     }
 
     async fn insert_campaign(&self, c: &Campaign) -> Result<()> {

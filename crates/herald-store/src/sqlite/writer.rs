@@ -271,7 +271,7 @@ fn placeholders(rows: usize, cols: usize, first: usize) -> String {
 }
 
 const EXECUTION_COLS: usize = 11;
-const MESSAGE_COLS: usize = 18;
+const MESSAGE_COLS: usize = 19;
 
 async fn accept_many(
     conn: &mut SqliteConnection,
@@ -345,7 +345,8 @@ async fn accept_many(
     for chunk in rows.chunks(MAX_PARAMS / MESSAGE_COLS) {
         let sql = format!(
             "INSERT INTO messages (id, sandbox, execution_id, campaign_id, campaign_version, channel, user_id, namespace,
-              profile_id, address, status, exclusion_reason, profile, context, priority, next_attempt_at, created_at, updated_at)
+              profile_id, address, status, exclusion_reason, profile, context, priority, next_attempt_at, created_at, updated_at,
+              locale)
              VALUES {}",
             placeholders(chunk.len(), MESSAGE_COLS, 1)
         );
@@ -371,7 +372,8 @@ async fn accept_many(
                 .bind(n.priority)
                 .bind(at)
                 .bind(at)
-                .bind(at);
+                .bind(at)
+                .bind(&m.locale);
         }
         q.execute(&mut *conn).await?;
     }
@@ -434,7 +436,7 @@ async fn claim(
         "UPDATE messages SET status = 'sending', lease_owner = ?1, lease_until = ?2, attempts = attempts + 1, updated_at = ?3
          WHERE id IN (SELECT id FROM messages WHERE status = 'queued' AND next_attempt_at <= ?3
                       ORDER BY priority, next_attempt_at LIMIT ?4)
-         RETURNING id, sandbox, campaign_id, campaign_version, channel, address, attempts, profile, context, created_at,
+         RETURNING id, sandbox, campaign_id, campaign_version, channel, address, attempts, profile, context, created_at, locale,
                    (SELECT e.context FROM executions e WHERE e.sandbox = messages.sandbox AND e.id = messages.execution_id)
                        AS execution_context",
     )
@@ -465,6 +467,7 @@ async fn claim(
                     None => serde_json::Value::Null,
                 },
                 recipient_context: from_json(&r.try_get::<String, _>("context")?)?,
+                locale: r.try_get("locale")?,
                 created_at: time(r.try_get("created_at")?)?,
             })
         })

@@ -1,0 +1,165 @@
+//! End-to-end content features: multilingual campaigns (and, below,
+//! fragments and proofs) through the real binary, delivered into the
+//! Maildir outbox and parsed with mail-parser.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use mail_parser::MessageParser;
+use serde_json::{Value, json};
+
+use support::{Herald, HeraldOptions, read_maildir_new, wait_for};
+
+/// Subject of every mail in the outbox, keyed by recipient address.
+fn subjects_by_recipient(raw: &[Vec<u8>]) -> BTreeMap<String, String> {
+    raw.iter()
+        .map(|r| {
+            let m = MessageParser::default().parse(r).expect("mail parses");
+            let to = m
+                .to()
+                .and_then(|a| a.first())
+                .and_then(|a| a.address())
+                .unwrap_or("")
+                .to_string();
+            (to, m.subject().unwrap_or("").to_string())
+        })
+        .collect()
+}
+
+fn recipient(user: &str, lang: &str) -> Value {
+    json!({"type": "external", "namespace": "email", "userId": format!("{user}@example.com"),
+           "profile": {"person": {"name": {"firstName": user}}, "preferredLanguage": lang}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multilingual_unitary_call_delivers_each_recipient_in_their_locale() {
+    let herald = Herald::start(HeraldOptions::outbox()).await;
+    let outbox = herald.outbox_maildir();
+    let cfg = herald.create_email_configuration().await;
+    let content = |greeting: &str| {
+        json!({"email": {"subject": format!("{greeting} {{{{profile.person.name.firstName}}}}"),
+                         "html": format!("<p>{greeting}!</p>"), "text": format!("{greeting}!")}})
+    };
+    let campaign = |settings: &str, fallback_content: bool| {
+        let mut locales = json!({"en-US": content("Hello"), "fr-FR": content("Bonjour")});
+        if fallback_content {
+            locales["es-ES"] = content("Hola");
+        }
+        json!({
+            "name": "Multilingual",
+            "category": "transactional",
+            "action": {"channel": "email", "channelConfigurationId": cfg},
+            "languageSettingsId": settings,
+            "content": {"locales": locales},
+            "audience": {"identityNamespace": "email"}
+        })
+    };
+
+    // Three locales with a fallback.
+    let with_fallback = herald
+        .post(
+            "/v1/language-settings",
+            &json!({"name": "Three", "locales": ["en-US", "fr-FR", "es-ES"], "fallbackLocale": "es-ES"}),
+            201,
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let c = herald
+        .post("/v1/campaigns", &campaign(&with_fallback, true), 201)
+        .await;
+    let id = c["id"].as_str().unwrap().to_string();
+    herald.activate(&id).await;
+
+    // The same locales without one.
+    let strict = herald
+        .post(
+            "/v1/language-settings",
+            &json!({"name": "Strict", "locales": ["en-US", "fr-FR"]}),
+            201,
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let c = herald
+        .post("/v1/campaigns", &campaign(&strict, false), 201)
+        .await;
+    let strict_id = c["id"].as_str().unwrap().to_string();
+    herald.activate(&strict_id).await;
+
+    let accepted = herald
+        .fire_unitary(
+            &id,
+            "ml-e2e-1",
+            vec![
+                recipient("ann", "en-US"),
+                recipient("bea", "fr-CA"),
+                recipient("dan", "de-DE"),
+            ],
+            json!({}),
+        )
+        .await;
+    let strict_accepted = herald
+        .fire_unitary(
+            &strict_id,
+            "ml-e2e-2",
+            vec![recipient("eve", "fr-FR"), recipient("zed", "ja-JP")],
+            json!({}),
+        )
+        .await;
+    assert_eq!(strict_accepted["recipients"][1]["status"], "excluded");
+    assert_eq!(strict_accepted["recipients"][1]["reason"], "noLocale");
+
+    let done = herald
+        .wait_final(accepted["executionId"].as_str().unwrap())
+        .await;
+    let strict_done = herald
+        .wait_final(strict_accepted["executionId"].as_str().unwrap())
+        .await;
+    let raw = wait_for(Duration::from_secs(20), "4 mails in the outbox", || {
+        let r = read_maildir_new(&outbox);
+        (r.len() >= 4).then_some(r)
+    })
+    .await;
+    assert_eq!(raw.len(), 4, "exactly 4 mails: zed is not sent to");
+    let subjects = subjects_by_recipient(&raw);
+    assert_eq!(subjects["ann@example.com"], "Hello ann");
+    assert_eq!(subjects["bea@example.com"], "Bonjour bea");
+    assert_eq!(subjects["dan@example.com"], "Hola dan");
+    assert_eq!(subjects["eve@example.com"], "Bonjour eve");
+
+    let locales: Vec<Value> = done["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["locale"].clone())
+        .collect();
+    assert_eq!(
+        locales,
+        vec![json!("en-US"), json!("fr-FR"), json!("es-ES")]
+    );
+    let zed = &strict_done["messages"][1];
+    assert_eq!(zed["status"], "excluded");
+    assert_eq!(zed["reason"], "noLocale");
+    assert!(zed["locale"].is_null());
+    let m = herald
+        .message(accepted["recipients"][1]["messageId"].as_str().unwrap())
+        .await;
+    assert_eq!(m["locale"], "fr-FR");
+    assert_eq!(m["rendered"]["subject"], "Bonjour bea");
+
+    let report = herald.get(&format!("/v1/campaigns/{id}/report")).await;
+    assert_eq!(
+        report["byLocale"],
+        json!({"en-US": 1, "es-ES": 1, "fr-FR": 1})
+    );
+    let report = herald
+        .get(&format!("/v1/campaigns/{strict_id}/report"))
+        .await;
+    assert_eq!(report["byLocale"], json!({"fr-FR": 1}));
+    assert_eq!(report["excluded"]["byReason"]["noLocale"], 1);
+}
