@@ -75,7 +75,7 @@ impl ContentCache {
             .get_channel_configuration(sandbox, cfg_id)
             .await?
             .ok_or_else(|| PrepareError::ConfigurationMissing(cfg_id.clone()))?;
-        let content = CompiledContent::compile(&v.definition)
+        let content = CompiledContent::compile(&v.definition, &v.fragments)
             .map_err(|e| PrepareError::Compile(e.to_string()))?;
         let prepared = Arc::new(Prepared {
             content,

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use std::collections::BTreeMap;
 
 use crate::channel::Channel;
+use crate::fragment::Fragments;
 use crate::language::LanguageSettings;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -264,6 +265,10 @@ pub struct CampaignVersion {
     /// The language settings as they were at activation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language_settings: Option<LanguageSettings>,
+    /// The fragments (and their versions) the content included at
+    /// activation; a later change to a fragment does not reach this version.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fragments: Fragments,
 }
 
 impl Campaign {

@@ -10,6 +10,7 @@ use herald_template::{
 
 use crate::campaign::{CampaignDefinition, Content, EmailContent, PushContent, SmsContent};
 use crate::channel::Channel;
+use crate::fragment::{self, FragmentError, Fragments};
 use crate::message::RenderedEmail;
 
 /// One template-bearing field of a campaign's content.
@@ -109,6 +110,11 @@ pub enum CompileError {
         field: String,
         errors: Vec<TemplateError>,
     },
+    #[error("{field}: {}", errors.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join("; "))]
+    Fragment {
+        field: String,
+        errors: Vec<FragmentError>,
+    },
 }
 
 impl CompileError {
@@ -117,28 +123,35 @@ impl CompileError {
         match self {
             CompileError::Missing(what) => format!("/content/{what}"),
             // Field names are dotted paths; locale tags hold no dots.
-            CompileError::Template { field, .. } => format!("/{}", field.replace('.', "/")),
+            CompileError::Template { field, .. } | CompileError::Fragment { field, .. } => {
+                format!("/{}", field.replace('.', "/"))
+            }
         }
     }
 }
 
 impl CompiledEmail {
     pub fn compile(email: &EmailContent) -> Result<CompiledEmail, CompileError> {
-        Self::compile_named(email, "content", MissingValues::Empty)
+        Self::compile_named(email, "content", MissingValues::Empty, &Fragments::new())
     }
 
     /// Compiles with field names under `prefix` (`content` or
-    /// `content.locales.<tag>`) and the campaign's missing-value policy.
+    /// `content.locales.<tag>`) and the campaign's missing-value policy,
+    /// expanding `fragments` into each field first.
     pub fn compile_named(
         email: &EmailContent,
         prefix: &str,
         missing_values: MissingValues,
+        fragments: &Fragments,
     ) -> Result<CompiledEmail, CompileError> {
         let compile = |field: &str, src: &str| {
-            Template::compile(src).map_err(|errors| CompileError::Template {
-                field: format!("{prefix}.email.{field}"),
-                errors,
-            })
+            let field = format!("{prefix}.email.{field}");
+            let expanded =
+                fragment::expand(src, fragments).map_err(|errors| CompileError::Fragment {
+                    field: field.clone(),
+                    errors,
+                })?;
+            Template::compile(&expanded).map_err(|errors| CompileError::Template { field, errors })
         };
         let opt = |field: &str, src: &Option<String>| {
             src.as_deref().map(|s| compile(field, s)).transpose()
@@ -201,7 +214,10 @@ pub struct CompiledContent {
 }
 
 impl CompiledContent {
-    pub fn compile(def: &CampaignDefinition) -> Result<CompiledContent, CompileError> {
+    pub fn compile(
+        def: &CampaignDefinition,
+        fragments: &Fragments,
+    ) -> Result<CompiledContent, CompileError> {
         let mv = match def.missing_values {
             crate::campaign::MissingValues::Empty => MissingValues::Empty,
             crate::campaign::MissingValues::Fail => MissingValues::Fail,
@@ -210,14 +226,19 @@ impl CompiledContent {
             .content
             .email
             .as_ref()
-            .map(|e| CompiledEmail::compile_named(e, "content", mv))
+            .map(|e| CompiledEmail::compile_named(e, "content", mv, fragments))
             .transpose()?;
         let mut locales = BTreeMap::new();
         for (tag, c) in &def.content.locales {
             if let Some(e) = &c.email {
                 locales.insert(
                     tag.clone(),
-                    CompiledEmail::compile_named(e, &format!("content.locales.{tag}"), mv)?,
+                    CompiledEmail::compile_named(
+                        e,
+                        &format!("content.locales.{tag}"),
+                        mv,
+                        fragments,
+                    )?,
                 );
             }
         }
@@ -240,6 +261,19 @@ impl CompiledContent {
         }
         all
     }
+}
+
+/// Every fragment id the content's fields include directly.
+pub fn fragment_ids(content: &Content) -> BTreeSet<String> {
+    let mut ids = BTreeSet::new();
+    for f in template_fields(content, Channel::Email)
+        .into_iter()
+        .chain(template_fields(content, Channel::Sms))
+        .chain(template_fields(content, Channel::Push))
+    {
+        ids.extend(fragment::referenced_ids(f.source));
+    }
+    ids
 }
 
 /// The render data of one recipient: `{"profile": …, "context": …}` with the

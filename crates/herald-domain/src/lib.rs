@@ -7,6 +7,7 @@ pub mod channel;
 pub mod content;
 pub mod error;
 pub mod execution;
+pub mod fragment;
 pub mod ids;
 pub mod json;
 pub mod language;

@@ -11,6 +11,7 @@ use crate::campaign::{
 use crate::channel::{Channel, ChannelConfiguration, ConfigurationCategory};
 use crate::content::{self, TemplateField};
 use crate::error::pointer_token;
+use crate::fragment::{self, Fragments};
 use crate::language::LanguageSettings;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -61,11 +62,13 @@ pub struct ReviewResult {
 
 /// Reviews a definition. `configuration` is the channel configuration the
 /// action names, and `language` the language settings named by
-/// `languageSettingsId`, when they exist in the campaign's sandbox.
+/// `languageSettingsId`, when they exist in the campaign's sandbox;
+/// `fragments` the fragments the content includes (those that exist).
 pub fn review(
     def: &CampaignDefinition,
     configuration: Option<&ChannelConfiguration>,
     language: Option<&LanguageSettings>,
+    fragments: &Fragments,
     now: DateTime<Utc>,
 ) -> ReviewResult {
     let mut checks = Vec::new();
@@ -125,7 +128,7 @@ pub fn review(
         }
     }
 
-    content_checks(def, language, &mut checks);
+    content_checks(def, language, fragments, &mut checks);
 
     if def.audience.identity_namespace.trim().is_empty() {
         checks.push(Check::error(
@@ -184,6 +187,7 @@ pub fn review(
 fn content_checks(
     def: &CampaignDefinition,
     language: Option<&LanguageSettings>,
+    fragments: &Fragments,
     checks: &mut Vec<Check>,
 ) {
     let channel = def.action.channel;
@@ -266,7 +270,7 @@ fn content_checks(
         }
     }
     for field in content::template_fields(c, channel) {
-        check_template(field, def.high_throughput, checks);
+        check_template(field, def.high_throughput, fragments, checks);
     }
 }
 
@@ -341,21 +345,101 @@ fn channel_checks(
     }
 }
 
-fn check_template(field: TemplateField<'_>, high_throughput: bool, checks: &mut Vec<Check>) {
-    match herald_template::Template::compile(field.source) {
+/// 1-based line and column (in characters) of a byte offset.
+fn line_col(source: &str, offset: usize) -> (u32, u32) {
+    let before = &source[..offset.min(source.len())];
+    let line = before.matches('\n').count() as u32 + 1;
+    let col = before.rsplit('\n').next().unwrap_or("").chars().count() as u32 + 1;
+    (line, col)
+}
+
+fn check_template(
+    field: TemplateField<'_>,
+    high_throughput: bool,
+    fragments: &Fragments,
+    checks: &mut Vec<Check>,
+) {
+    let mut broken = false;
+    // The field as written (fragment tags parse as tags): positions are the
+    // user's own.
+    if let Err(errors) = herald_template::Template::compile(field.source) {
+        broken = true;
+        for e in errors {
+            checks.push(Check {
+                code: "template_syntax".into(),
+                severity: Severity::Error,
+                message: format!(
+                    "{} (line {}, column {}): {}",
+                    field.name, e.line, e.column, e.message
+                ),
+                pointer: field.pointer.clone(),
+                line: Some(e.line),
+                column: Some(e.column),
+            });
+        }
+    }
+    let expanded = match fragment::expand(field.source, fragments) {
+        Ok(x) => x,
         Err(errors) => {
             for e in errors {
+                let (line, column) = line_col(field.source, e.offset);
                 checks.push(Check {
-                    code: "template_syntax".into(),
+                    code: e.code.into(),
                     severity: Severity::Error,
                     message: format!(
-                        "{} (line {}, column {}): {}",
-                        field.name, e.line, e.column, e.message
+                        "{} (line {line}, column {column}): {}",
+                        field.name, e.message
                     ),
                     pointer: field.pointer.clone(),
-                    line: Some(e.line),
-                    column: Some(e.column),
+                    line: Some(line),
+                    column: Some(column),
                 });
+            }
+            return;
+        }
+    };
+    // Each fragment it includes (nested ones too), on its own.
+    let mut ids = fragment::referenced_ids(field.source);
+    let nested: Vec<String> = ids
+        .iter()
+        .filter_map(|id| fragments.get(id))
+        .flat_map(|f| fragment::referenced_ids(&f.content))
+        .collect();
+    ids.extend(nested);
+    ids.sort();
+    ids.dedup();
+    for id in &ids {
+        let Some(f) = fragments.get(id) else { continue };
+        if let Err(errors) = herald_template::Template::compile(&f.content) {
+            broken = true;
+            for e in errors {
+                checks.push(Check::error(
+                    "fragment_template",
+                    &field.pointer,
+                    format!(
+                        "{}: fragment '{}' ({id}, version {}) line {}, column {}: {}",
+                        field.name, f.name, f.version, e.line, e.column, e.message
+                    ),
+                ));
+            }
+        }
+    }
+    if broken {
+        return;
+    }
+    match herald_template::Template::compile(&expanded) {
+        Err(errors) => {
+            for e in errors {
+                checks.push(Check::error(
+                    "template_syntax",
+                    &field.pointer,
+                    format!(
+                        "{} with its fragments ({}) expanded: {}",
+                        field.name,
+                        ids.join(", "),
+                        e.message
+                    ),
+                ));
             }
         }
         Ok(t) => {

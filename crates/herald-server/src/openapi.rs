@@ -7,7 +7,8 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::AppState;
 use crate::routes::{
-    campaigns, channel_configurations, executions, health, language_settings, messages, profiles,
+    campaigns, channel_configurations, executions, fragments, health, language_settings, messages,
+    profiles,
 };
 
 #[derive(OpenApi)]
@@ -16,6 +17,7 @@ use crate::routes::{
     paths(
         channel_configurations::create, channel_configurations::list, channel_configurations::get_one,
         language_settings::create, language_settings::list, language_settings::get_one,
+        fragments::create, fragments::list, fragments::get_one, fragments::put, fragments::get_version, fragments::delete,
         campaigns::create, campaigns::list, campaigns::get_one, campaigns::patch, campaigns::delete,
         campaigns::review, campaigns::activate, campaigns::stop, campaigns::simulate, campaigns::curl, campaigns::report,
         profiles::put, profiles::get_one,

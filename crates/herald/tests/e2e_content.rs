@@ -163,3 +163,81 @@ async fn multilingual_unitary_call_delivers_each_recipient_in_their_locale() {
     assert_eq!(report["byLocale"], json!({"fr-FR": 1}));
     assert_eq!(report["excluded"]["byReason"]["noLocale"], 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fragments_are_delivered_as_activated_until_reactivation() {
+    let herald = Herald::start(HeraldOptions::outbox()).await;
+    let outbox = herald.outbox_maildir();
+    let cfg = herald.create_email_configuration().await;
+    let f = herald
+        .post(
+            "/v1/fragments",
+            &json!({"name": "Brand", "content": "{% let brand = \"Acme\" %}[{{brand}} v1]"}),
+            201,
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let c = herald
+        .post(
+            "/v1/campaigns",
+            &json!({
+                "name": "Fragments",
+                "category": "transactional",
+                "action": {"channel": "email", "channelConfigurationId": cfg},
+                "content": {"email": {
+                    "subject": format!("{{{{fragment id='ajo:{f}'}}}} for {{{{profile.person.name.firstName}}}} from {{{{brand}}}}"),
+                    "text": "body"}},
+                "audience": {"identityNamespace": "email"}
+            }),
+            201,
+        )
+        .await;
+    let id = c["id"].as_str().unwrap().to_string();
+    herald.activate(&id).await;
+    // A new fragment version does not reach the live version…
+    let (status, _) = herald
+        .request(
+            reqwest::Method::PUT,
+            &format!("/v1/fragments/{f}"),
+            Some(&json!({"content": "{% let brand = \"Acme\" %}[{{brand}} v2]"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let e = herald
+        .fire_unitary(&id, "frag-1", vec![recipient("ann", "en")], json!({}))
+        .await;
+    herald.wait_final(e["executionId"].as_str().unwrap()).await;
+    let raw = wait_for(Duration::from_secs(20), "1 mail", || {
+        let r = read_maildir_new(&outbox);
+        (!r.is_empty()).then_some(r)
+    })
+    .await;
+    assert_eq!(
+        subjects_by_recipient(&raw)["ann@example.com"],
+        "[Acme v1] for ann from Acme"
+    );
+    // …until the campaign is activated again.
+    herald
+        .request(
+            reqwest::Method::PATCH,
+            &format!("/v1/campaigns/{id}"),
+            Some(&json!({"description": "v2"})),
+        )
+        .await;
+    herald.activate(&id).await;
+    let e = herald
+        .fire_unitary(&id, "frag-2", vec![recipient("bob", "en")], json!({}))
+        .await;
+    herald.wait_final(e["executionId"].as_str().unwrap()).await;
+    let raw = wait_for(Duration::from_secs(20), "2 mails", || {
+        let r = read_maildir_new(&outbox);
+        (r.len() >= 2).then_some(r)
+    })
+    .await;
+    assert_eq!(
+        subjects_by_recipient(&raw)["bob@example.com"],
+        "[Acme v2] for bob from Acme"
+    );
+}

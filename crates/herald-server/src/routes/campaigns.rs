@@ -14,12 +14,14 @@ use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 
 use herald_domain::FieldError;
+use herald_domain::campaign::Content;
 use herald_domain::campaign::{
     Campaign, CampaignDefinition, CampaignStatus, CampaignVersion, status_on_activation,
 };
 use herald_domain::channel::Channel;
-use herald_domain::content::{CompileError, CompiledEmail, render_data};
+use herald_domain::content::{CompileError, CompiledEmail, fragment_ids, render_data};
 use herald_domain::error::pointer_token;
+use herald_domain::fragment::{self, FragmentSnapshot, Fragments};
 use herald_domain::ids::new_id;
 use herald_domain::json::merge_patch;
 use herald_domain::language::{LanguageSettings, LocaleChooser, is_bcp47};
@@ -341,18 +343,58 @@ async fn language_settings_of(
     })
 }
 
-/// The review, with the language settings it saw (snapshotted on activation).
-async fn run_review(
+/// The latest version of every fragment the content includes, and of the
+/// fragments those include (one level of nesting is allowed; deeper tags
+/// are found by review without being loaded). Unknown ids are left out.
+pub(crate) async fn load_fragments(
     state: &AppState,
-    c: &Campaign,
-) -> ApiResult<(ReviewResult, Option<LanguageSettings>)> {
+    sandbox: &str,
+    content: &Content,
+) -> ApiResult<Fragments> {
+    let mut out = Fragments::new();
+    let mut wanted: Vec<String> = fragment_ids(content).into_iter().collect();
+    for _level in 0..2 {
+        let mut next = Vec::new();
+        for id in wanted {
+            if out.contains_key(&id) {
+                continue;
+            }
+            if let Some(f) = state.store.get_fragment(sandbox, &id, None).await? {
+                next.extend(fragment::referenced_ids(&f.content));
+                out.insert(id, FragmentSnapshot::from(&f));
+            }
+        }
+        wanted = next;
+    }
+    Ok(out)
+}
+
+/// What a review saw, snapshotted into the version on activation.
+struct Reviewed {
+    result: ReviewResult,
+    language: Option<LanguageSettings>,
+    fragments: Fragments,
+}
+
+async fn run_review(state: &AppState, c: &Campaign) -> ApiResult<Reviewed> {
     let cfg = state
         .store
         .get_channel_configuration(&c.sandbox, &c.definition.action.channel_configuration_id)
         .await?;
     let language = language_settings_of(state, c).await?;
-    let result = review_definition(&c.definition, cfg.as_ref(), language.as_ref(), Utc::now());
-    Ok((result, language))
+    let fragments = load_fragments(state, &c.sandbox, &c.definition.content).await?;
+    let result = review_definition(
+        &c.definition,
+        cfg.as_ref(),
+        language.as_ref(),
+        &fragments,
+        Utc::now(),
+    );
+    Ok(Reviewed {
+        result,
+        language,
+        fragments,
+    })
 }
 
 #[utoipa::path(post, path = "/v1/campaigns/{id}/review", tag = "campaigns",
@@ -364,7 +406,7 @@ pub async fn review(
 ) -> ApiResult<Json<ReviewResult>> {
     caller.require(SCOPE_MANAGE)?;
     let c = load(&state, &caller, &id).await?;
-    Ok(Json(run_review(&state, &c).await?.0))
+    Ok(Json(run_review(&state, &c).await?.result))
 }
 
 #[utoipa::path(post, path = "/v1/campaigns/{id}/activate", tag = "campaigns",
@@ -389,7 +431,11 @@ pub async fn activate(
         )
         .with_context("campaignId", &id));
     }
-    let (result, language_settings) = run_review(&state, &c).await?;
+    let Reviewed {
+        result,
+        language: language_settings,
+        fragments,
+    } = run_review(&state, &c).await?;
     if !result.ready {
         let errors = result
             .checks
@@ -415,6 +461,7 @@ pub async fn activate(
         definition: c.definition.clone(),
         activated_at: now,
         language_settings,
+        fragments,
     };
     c.status = status_on_activation(&c.definition.schedule, now);
     c.live_version = Some(number);
@@ -494,6 +541,10 @@ fn compile_problem(e: CompileError) -> Problem {
                 )
             })
             .collect(),
+        CompileError::Fragment { field, errors } => errors
+            .into_iter()
+            .map(|e| FieldError::new(pointer.clone(), e.code, format!("{field}: {}", e.message)))
+            .collect(),
     };
     Problem::new(
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -524,6 +575,7 @@ pub(crate) async fn content_for(
     let def = &c.definition;
     let mut warnings = Vec::new();
     let mv = def.missing_values;
+    let fragments = load_fragments(state, &c.sandbox, &def.content).await?;
     let Some(id) = &def.language_settings_id else {
         if locale.is_some() {
             warnings
@@ -532,7 +584,7 @@ pub(crate) async fn content_for(
         let Some(email) = &def.content.email else {
             return Err(compile_problem(CompileError::Missing("email".into())));
         };
-        let compiled = compile_email(email, "content", mv)?;
+        let compiled = compile_email(email, "content", mv, &fragments)?;
         return Ok((compiled, None, warnings));
     };
     let Some(settings) = state.store.get_language_settings(&c.sandbox, id).await? else {
@@ -593,7 +645,7 @@ pub(crate) async fn content_for(
             "locales/{chosen}/email"
         ))));
     };
-    let compiled = compile_email(email, &format!("content.locales.{chosen}"), mv)?;
+    let compiled = compile_email(email, &format!("content.locales.{chosen}"), mv, &fragments)?;
     Ok((compiled, Some(chosen), warnings))
 }
 
@@ -601,12 +653,13 @@ fn compile_email(
     email: &herald_domain::campaign::EmailContent,
     prefix: &str,
     mv: herald_domain::campaign::MissingValues,
+    fragments: &Fragments,
 ) -> ApiResult<CompiledEmail> {
     let mv = match mv {
         herald_domain::campaign::MissingValues::Empty => herald_template::MissingValues::Empty,
         herald_domain::campaign::MissingValues::Fail => herald_template::MissingValues::Fail,
     };
-    CompiledEmail::compile_named(email, prefix, mv).map_err(compile_problem)
+    CompiledEmail::compile_named(email, prefix, mv, fragments).map_err(compile_problem)
 }
 
 #[utoipa::path(post, path = "/v1/campaigns/{id}/simulate", tag = "campaigns", request_body = SimulateRequest,
@@ -682,7 +735,9 @@ pub async fn curl(
         .and_then(|h| h.to_str().ok())
         .map(|h| format!("http://{h}"))
         .unwrap_or_else(|| "http://127.0.0.1:8080".into());
-    let text = crate::curl::build(&c, &base, &caller.sandbox).map_err(compile_problem)?;
+    let fragments = load_fragments(&state, &c.sandbox, &c.definition.content).await?;
+    let text =
+        crate::curl::build(&c, &base, &caller.sandbox, &fragments).map_err(compile_problem)?;
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text))
 }
 

@@ -3,6 +3,7 @@
 pub mod campaigns;
 pub mod channel_configurations;
 pub mod executions;
+pub mod fragments;
 pub mod health;
 pub mod language_settings;
 pub mod messages;
@@ -31,6 +32,20 @@ pub fn authenticated() -> Router<AppState> {
         .route(
             "/v1/language-settings/{id}",
             get(language_settings::get_one),
+        )
+        .route(
+            "/v1/fragments",
+            post(fragments::create).get(fragments::list),
+        )
+        .route(
+            "/v1/fragments/{id}",
+            get(fragments::get_one)
+                .put(fragments::put)
+                .delete(fragments::delete),
+        )
+        .route(
+            "/v1/fragments/{id}/versions/{version}",
+            get(fragments::get_version),
         )
         .route(
             "/v1/campaigns",

@@ -191,8 +191,8 @@ pub async fn update_campaign(
     }
     if let Some(v) = version {
         sqlx::query(
-            "INSERT INTO campaign_versions (sandbox, campaign_id, version, definition, activated_at, language_settings)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO campaign_versions (sandbox, campaign_id, version, definition, activated_at, language_settings, fragments)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )
         .bind(&v.sandbox)
         .bind(&v.campaign_id)
@@ -200,6 +200,11 @@ pub async fn update_campaign(
         .bind(to_json(&v.definition)?)
         .bind(ms(v.activated_at))
         .bind(v.language_settings.as_ref().map(to_json).transpose()?)
+        .bind(if v.fragments.is_empty() {
+            None
+        } else {
+            Some(to_json(&v.fragments)?)
+        })
         .execute(&mut *tx)
         .await?;
     }
@@ -228,7 +233,7 @@ pub async fn get_campaign_version(
     version: i64,
 ) -> Result<Option<CampaignVersion>> {
     let row = sqlx::query(
-        "SELECT definition, activated_at, language_settings FROM campaign_versions WHERE sandbox = ?1 AND campaign_id = ?2 AND version = ?3",
+        "SELECT definition, activated_at, language_settings, fragments FROM campaign_versions WHERE sandbox = ?1 AND campaign_id = ?2 AND version = ?3",
     )
     .bind(sandbox)
     .bind(campaign_id)
@@ -250,6 +255,11 @@ pub async fn get_campaign_version(
                     l.sandbox = sandbox.to_string();
                     l
                 }),
+            fragments: r
+                .try_get::<Option<String>, _>("fragments")?
+                .map(|s| from_json(&s))
+                .transpose()?
+                .unwrap_or_default(),
         })
     })
     .transpose()

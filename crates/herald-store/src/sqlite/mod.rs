@@ -6,6 +6,7 @@
 //! serves reads concurrently with writes.
 
 mod codec;
+mod fragments;
 mod management;
 mod messages;
 mod writer;
@@ -27,6 +28,7 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 use herald_domain::campaign::{Campaign, CampaignVersion};
 use herald_domain::channel::ChannelConfiguration;
 use herald_domain::execution::Execution;
+use herald_domain::fragment::Fragment;
 use herald_domain::language::LanguageSettings;
 use herald_domain::message::{Deliverable, Message};
 use herald_domain::profile::{Identity, Profile};
@@ -169,6 +171,24 @@ impl Store for SqliteStore {
     }
     async fn list_language_settings(&self, sandbox: &str) -> Result<Vec<LanguageSettings>> {
         management::list_language_settings(&self.read, sandbox).await
+    }
+
+    async fn insert_fragment_version(&self, f: &Fragment) -> Result<()> {
+        fragments::insert_version(&mut *self.writer.lock().await, f).await
+    }
+    async fn get_fragment(
+        &self,
+        sandbox: &str,
+        id: &str,
+        version: Option<i64>,
+    ) -> Result<Option<Fragment>> {
+        fragments::get(&self.read, sandbox, id, version).await
+    }
+    async fn list_fragments(&self, sandbox: &str) -> Result<Vec<Fragment>> {
+        fragments::list(&self.read, sandbox).await
+    }
+    async fn delete_fragment(&self, sandbox: &str, id: &str) -> Result<bool> {
+        fragments::delete(&mut *self.writer.lock().await, sandbox, id).await
     }
 
     async fn insert_campaign(&self, c: &Campaign) -> Result<()> {
