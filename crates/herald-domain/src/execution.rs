@@ -13,7 +13,7 @@ use crate::content::render_data;
 use crate::error::FieldError;
 use crate::json::deep_merge;
 use crate::language::LocaleChooser;
-use crate::message::{MessageStatus, reasons};
+use crate::message::{MessageStatus, RenderedEmail, reasons};
 use crate::profile::{Profile, email_from_attributes, normalize_identity};
 
 pub const MAX_RECIPIENTS: usize = 20;
@@ -215,6 +215,8 @@ pub struct PlannedMessage {
     pub recipient_context: Value,
     /// The locale chosen for a multilingual campaign.
     pub locale: Option<String>,
+    /// A proof: what to send, rendered when it was asked for.
+    pub proof: Option<RenderedEmail>,
 }
 
 /// A recipient whose profile must be created by the execution.
@@ -308,6 +310,7 @@ pub fn plan_unitary(
                 .clone()
                 .unwrap_or_else(|| Value::Object(Default::default())),
             locale: None,
+            proof: None,
         });
     }
     if !unknown.is_empty() {

@@ -102,6 +102,9 @@ pub struct Message {
     /// The locale the message is rendered in (multilingual campaigns).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locale: Option<String>,
+    /// A proof sent to a test address: no report counts it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub proof: bool,
     pub attempts: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
@@ -136,5 +139,7 @@ pub struct Deliverable {
     pub recipient_context: Value,
     /// The locale to render (multilingual campaigns).
     pub locale: Option<String>,
+    /// A proof carries its content, rendered when it was asked for.
+    pub proof: Option<RenderedEmail>,
     pub created_at: DateTime<Utc>,
 }

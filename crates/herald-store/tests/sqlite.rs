@@ -47,6 +47,7 @@ fn execution(request_id: &str, recipients: usize) -> NewExecution {
                 profile: json!({"n": i}),
                 recipient_context: json!({"i": i}),
                 locale: None,
+                proof: None,
             })
             .collect(),
         profiles_to_create: vec![],

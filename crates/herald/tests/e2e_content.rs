@@ -241,3 +241,57 @@ async fn fragments_are_delivered_as_activated_until_reactivation() {
         "[Acme v2] for bob from Acme"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proof_arrives_prefixed_and_leaves_the_report_alone() {
+    let herald = Herald::start(HeraldOptions::outbox()).await;
+    let outbox = herald.outbox_maildir();
+    let id = herald
+        .live_campaign(
+            "Receipt for {{profile.person.name.firstName}}",
+            "<p>Thanks {{profile.person.name.firstName}}</p>",
+            "Thanks {{profile.person.name.firstName}}",
+        )
+        .await;
+    let e = herald
+        .fire_unitary(&id, "real-1", vec![recipient("ann", "en")], json!({}))
+        .await;
+    herald.wait_final(e["executionId"].as_str().unwrap()).await;
+    let before = herald.get(&format!("/v1/campaigns/{id}/report")).await;
+    assert_eq!(before["sent"], 1, "{before}");
+
+    let p = herald
+        .post(
+            &format!("/v1/campaigns/{id}/proofs"),
+            &json!({"addresses": ["qa@example.com", "boss@example.com"],
+                    "profile": {"person": {"name": {"firstName": "Sample"}}}}),
+            202,
+        )
+        .await;
+    let proof_id = p["proofs"][0]["messageId"].as_str().unwrap().to_string();
+    let raw = wait_for(Duration::from_secs(20), "3 mails", || {
+        let r = read_maildir_new(&outbox);
+        (r.len() >= 3).then_some(r)
+    })
+    .await;
+    let subjects = subjects_by_recipient(&raw);
+    assert_eq!(subjects["ann@example.com"], "Receipt for ann");
+    assert_eq!(subjects["qa@example.com"], "[Proof] Receipt for Sample");
+    assert_eq!(subjects["boss@example.com"], "[Proof] Receipt for Sample");
+    let mut msg = herald.message(&proof_id).await;
+    for _ in 0..100 {
+        if msg["status"] == "sent" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        msg = herald.message(&proof_id).await;
+    }
+    assert_eq!(msg["status"], "sent", "{msg}");
+    assert_eq!(msg["proof"], true);
+    assert_eq!(msg["rendered"]["subject"], "[Proof] Receipt for Sample");
+
+    let after = herald.get(&format!("/v1/campaigns/{id}/report")).await;
+    assert_eq!(after["targeted"], before["targeted"]);
+    assert_eq!(after["sent"], before["sent"]);
+    assert_eq!(after["byStatus"], before["byStatus"]);
+}

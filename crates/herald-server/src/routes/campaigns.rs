@@ -47,7 +47,7 @@ async fn view(state: &AppState, c: &Campaign) -> ApiResult<Value> {
     Ok(v)
 }
 
-async fn load(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Campaign> {
+pub(crate) async fn load(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Campaign> {
     state
         .store
         .get_campaign(&caller.sandbox, id)
@@ -555,6 +555,52 @@ fn compile_problem(e: CompileError) -> Problem {
     .with_errors(errors)
 }
 
+/// A sample recipient for simulate and proofs: the stored profile named by
+/// `profile_ref` with `profile` merged over it, and the context.
+pub(crate) async fn sample_data(
+    state: &AppState,
+    caller: &Caller,
+    profile: Option<&Value>,
+    profile_ref: Option<&Identity>,
+    context: Option<&Value>,
+) -> ApiResult<(Value, Value)> {
+    let mut out = json!({});
+    if let Some(r) = profile_ref {
+        let identity = Identity {
+            namespace: r.namespace.clone(),
+            id: normalize_identity(&r.namespace, &r.id),
+        };
+        match state.store.find_profile(&caller.sandbox, &identity).await? {
+            Some(p) => out = p.attributes,
+            None => {
+                return Err(Problem::bad_request(vec![FieldError::new(
+                    "/profileRef",
+                    "profile_not_found",
+                    format!("no profile with {} identity '{}'", r.namespace, r.id),
+                )]));
+            }
+        }
+    }
+    if let Some(p) = profile {
+        herald_domain::json::deep_merge(&mut out, p);
+    }
+    Ok((out, context.cloned().unwrap_or_else(|| json!({}))))
+}
+
+pub(crate) fn render_problem(e: herald_template::RenderError) -> Problem {
+    let code = match &e {
+        herald_template::RenderError::MissingValue { .. } => "missingValue",
+        _ => "render_error",
+    };
+    Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "render-error",
+        "The content does not render",
+        e.to_string(),
+    )
+    .with_errors(vec![FieldError::new("/content", code, e.to_string())])
+}
+
 fn unprocessable(slug: &str, title: &str, errors: Vec<FieldError>) -> Problem {
     let detail = errors
         .first()
@@ -673,43 +719,18 @@ pub async fn simulate(
     caller.require(SCOPE_MANAGE)?;
     let c = load(&state, &caller, &id).await?;
     let req = body.value;
-    let mut warnings = Vec::new();
-    let mut profile = json!({});
-    if let Some(r) = &req.profile_ref {
-        let identity = Identity {
-            namespace: r.namespace.clone(),
-            id: normalize_identity(&r.namespace, &r.id),
-        };
-        match state.store.find_profile(&caller.sandbox, &identity).await? {
-            Some(p) => profile = p.attributes,
-            None => {
-                return Err(Problem::bad_request(vec![FieldError::new(
-                    "/profileRef",
-                    "profile_not_found",
-                    format!("no profile with {} identity '{}'", r.namespace, r.id),
-                )]));
-            }
-        }
-    }
-    if let Some(p) = &req.profile {
-        herald_domain::json::deep_merge(&mut profile, p);
-    }
-    let data = render_data(
-        &profile,
-        &req.context.unwrap_or_else(|| json!({})),
-        &json!({}),
-    );
-    let (compiled, locale, mut more) =
+    let (profile, context) = sample_data(
+        &state,
+        &caller,
+        req.profile.as_ref(),
+        req.profile_ref.as_ref(),
+        req.context.as_ref(),
+    )
+    .await?;
+    let data = render_data(&profile, &context, &json!({}));
+    let (compiled, locale, warnings) =
         content_for(&state, &c, &data, req.locale.as_deref()).await?;
-    warnings.append(&mut more);
-    let mut rendered = compiled.render(&data).map_err(|e| {
-        Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "render-error",
-            "The content does not render",
-            e.to_string(),
-        )
-    })?;
+    let mut rendered = compiled.render(&data).map_err(render_problem)?;
     if rendered.text.is_empty()
         && let Some(html) = &rendered.html
     {

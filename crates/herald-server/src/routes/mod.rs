@@ -8,6 +8,7 @@ pub mod health;
 pub mod language_settings;
 pub mod messages;
 pub mod profiles;
+pub mod proofs;
 
 use axum::Router;
 use axum::routing::{get, post, put};
@@ -62,6 +63,7 @@ pub fn authenticated() -> Router<AppState> {
         .route("/v1/campaigns/{id}/stop", post(campaigns::stop))
         .route("/v1/campaigns/{id}/simulate", post(campaigns::simulate))
         .route("/v1/campaigns/{id}/curl", get(campaigns::curl))
+        .route("/v1/campaigns/{id}/proofs", post(proofs::create))
         .route("/v1/campaigns/{id}/report", get(campaigns::report))
         .route(
             "/v1/profiles/{namespace}/{id}",

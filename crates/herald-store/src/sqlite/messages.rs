@@ -59,7 +59,7 @@ pub async fn get_execution(
 }
 
 const MESSAGE_COLUMNS: &str = "id, sandbox, execution_id, campaign_id, campaign_version, channel, user_id, namespace,
-    profile_id, address, status, exclusion_reason, locale, attempts, last_error, header_message_id, rendered, created_at, updated_at, sent_at";
+    profile_id, address, status, exclusion_reason, locale, proof, attempts, last_error, header_message_id, rendered, created_at, updated_at, sent_at";
 
 fn row_to_message(r: &SqliteRow) -> Result<Message> {
     let channel: String = r.try_get("channel")?;
@@ -81,6 +81,7 @@ fn row_to_message(r: &SqliteRow) -> Result<Message> {
             .ok_or_else(|| StoreError::Corrupt(format!("unknown status {status}")))?,
         exclusion_reason: r.try_get("exclusion_reason")?,
         locale: r.try_get("locale")?,
+        proof: r.try_get("proof")?,
         attempts: r.try_get("attempts")?,
         last_error: r.try_get("last_error")?,
         header_message_id: r.try_get("header_message_id")?,
@@ -153,7 +154,7 @@ pub async fn count_messages(
 ) -> Result<MessageCounts> {
     let rows = sqlx::query(
         "SELECT status, exclusion_reason, count(*) AS n FROM messages
-         WHERE sandbox = ?1 AND campaign_id = ?2 AND created_at >= ?3
+         WHERE sandbox = ?1 AND campaign_id = ?2 AND created_at >= ?3 AND proof = 0
          GROUP BY status, exclusion_reason",
     )
     .bind(sandbox)
@@ -164,7 +165,7 @@ pub async fn count_messages(
     let mut out = MessageCounts::default();
     let locales = sqlx::query(
         "SELECT locale, count(*) AS n FROM messages
-         WHERE sandbox = ?1 AND campaign_id = ?2 AND created_at >= ?3 AND locale IS NOT NULL
+         WHERE sandbox = ?1 AND campaign_id = ?2 AND created_at >= ?3 AND locale IS NOT NULL AND proof = 0
          GROUP BY locale",
     )
     .bind(sandbox)

@@ -271,7 +271,7 @@ fn placeholders(rows: usize, cols: usize, first: usize) -> String {
 }
 
 const EXECUTION_COLS: usize = 11;
-const MESSAGE_COLS: usize = 19;
+const MESSAGE_COLS: usize = 21;
 
 async fn accept_many(
     conn: &mut SqliteConnection,
@@ -346,7 +346,7 @@ async fn accept_many(
         let sql = format!(
             "INSERT INTO messages (id, sandbox, execution_id, campaign_id, campaign_version, channel, user_id, namespace,
               profile_id, address, status, exclusion_reason, profile, context, priority, next_attempt_at, created_at, updated_at,
-              locale)
+              locale, proof, rendered)
              VALUES {}",
             placeholders(chunk.len(), MESSAGE_COLS, 1)
         );
@@ -373,7 +373,9 @@ async fn accept_many(
                 .bind(at)
                 .bind(at)
                 .bind(at)
-                .bind(&m.locale);
+                .bind(&m.locale)
+                .bind(m.proof.is_some())
+                .bind(m.proof.as_ref().map(to_json).transpose()?);
         }
         q.execute(&mut *conn).await?;
     }
@@ -437,6 +439,7 @@ async fn claim(
          WHERE id IN (SELECT id FROM messages WHERE status = 'queued' AND next_attempt_at <= ?3
                       ORDER BY priority, next_attempt_at LIMIT ?4)
          RETURNING id, sandbox, campaign_id, campaign_version, channel, address, attempts, profile, context, created_at, locale,
+                   CASE WHEN proof = 1 THEN rendered END AS proof_rendered,
                    (SELECT e.context FROM executions e WHERE e.sandbox = messages.sandbox AND e.id = messages.execution_id)
                        AS execution_context",
     )
@@ -468,6 +471,10 @@ async fn claim(
                 },
                 recipient_context: from_json(&r.try_get::<String, _>("context")?)?,
                 locale: r.try_get("locale")?,
+                proof: r
+                    .try_get::<Option<String>, _>("proof_rendered")?
+                    .map(|s| from_json(&s))
+                    .transpose()?,
                 created_at: time(r.try_get("created_at")?)?,
             })
         })
