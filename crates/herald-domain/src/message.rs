@@ -57,6 +57,9 @@ pub mod reasons {
     pub const INVALID_ADDRESS: &str = "invalidAddress";
     /// Multilingual campaign: no locale matches and there is no fallback.
     pub const NO_LOCALE: &str = "noLocale";
+    /// `missingValues: "fail"` and the content reads a value the recipient
+    /// does not have.
+    pub const MISSING_VALUE: &str = "missingValue";
 }
 
 /// What was actually sent, kept on the message.

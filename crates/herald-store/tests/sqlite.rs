@@ -48,6 +48,7 @@ fn execution(request_id: &str, recipients: usize) -> NewExecution {
                 recipient_context: json!({"i": i}),
                 locale: None,
                 proof: None,
+                detail: None,
             })
             .collect(),
         profiles_to_create: vec![],

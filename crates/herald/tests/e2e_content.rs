@@ -295,3 +295,67 @@ async fn a_proof_arrives_prefixed_and_leaves_the_report_alone() {
     assert_eq!(after["sent"], before["sent"]);
     assert_eq!(after["byStatus"], before["byStatus"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_values_fail_excludes_only_the_recipient_missing_one() {
+    let herald = Herald::start(HeraldOptions::outbox()).await;
+    let outbox = herald.outbox_maildir();
+    let cfg = herald.create_email_configuration().await;
+    let c = herald
+        .post(
+            "/v1/campaigns",
+            &json!({
+                "name": "Strict",
+                "category": "transactional",
+                "action": {"channel": "email", "channelConfigurationId": cfg},
+                "missingValues": "fail",
+                "content": {"email": {"subject": "Code {{context.code}} for {{profile.person.name.firstName}}",
+                                      "text": "Your code is {{context.code}}"}},
+                "audience": {"identityNamespace": "email"}
+            }),
+            201,
+        )
+        .await;
+    let id = c["id"].as_str().unwrap().to_string();
+    herald.activate(&id).await;
+    let with_code = |user: &str, code: Option<&str>| {
+        let mut r = recipient(user, "en");
+        if let Some(c) = code {
+            r["context"] = json!({"code": c});
+        }
+        r
+    };
+    let e = herald
+        .fire_unitary(
+            &id,
+            "mv-e2e",
+            vec![
+                with_code("ann", Some("111")),
+                with_code("bob", None),
+                with_code("cat", Some("333")),
+            ],
+            json!({}),
+        )
+        .await;
+    assert_eq!(e["recipients"][1]["status"], "excluded");
+    assert_eq!(e["recipients"][1]["reason"], "missingValue");
+    let done = herald.wait_final(e["executionId"].as_str().unwrap()).await;
+    assert!(
+        done["messages"][1]["lastError"]
+            .as_str()
+            .unwrap_or("")
+            .contains("context.code"),
+        "{done}"
+    );
+    let raw = wait_for(Duration::from_secs(20), "2 mails", || {
+        let r = read_maildir_new(&outbox);
+        (r.len() >= 2).then_some(r)
+    })
+    .await;
+    let subjects = subjects_by_recipient(&raw);
+    assert_eq!(subjects.len(), 2, "{subjects:?}");
+    assert_eq!(subjects["ann@example.com"], "Code 111 for ann");
+    assert_eq!(subjects["cat@example.com"], "Code 333 for cat");
+    assert_eq!(done["messages"][0]["status"], "sent");
+    assert_eq!(done["messages"][2]["status"], "sent");
+}

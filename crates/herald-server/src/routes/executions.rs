@@ -11,10 +11,12 @@ use axum::{Extension, Json};
 use chrono::Utc;
 use serde_json::{Value, json};
 
-use herald_domain::campaign::{CampaignCategory, CampaignStatus, CampaignVersion, WindowPosition};
+use herald_domain::campaign::{
+    CampaignCategory, CampaignStatus, CampaignVersion, MissingValues, WindowPosition,
+};
 use herald_domain::execution::{
     Execution, ExecutionResponse, MAX_CONTEXT_BYTES, RecipientResult, RecipientType,
-    UnitaryRequest, assign_locales, plan_unitary,
+    UnitaryRequest, assign_locales, exclude_missing_values, plan_unitary,
 };
 use herald_domain::ids::new_id;
 use herald_domain::json::canonical_hash;
@@ -127,6 +129,12 @@ async fn unitary_inner(state: &AppState, caller: &Caller, body: &[u8]) -> ApiRes
         let chooser = LocaleChooser::new(settings);
         let context = req.context.clone().unwrap_or_else(|| json!({}));
         assign_locales(&mut plan.messages, &chooser, &context);
+    }
+    if def.missing_values == MissingValues::Fail
+        && let Some(content) = live.compiled()
+    {
+        let context = req.context.clone().unwrap_or_else(|| json!({}));
+        exclude_missing_values(&mut plan.messages, content, &context);
     }
 
     let execution_id = new_id();

@@ -142,6 +142,7 @@ pub async fn create(
             recipient_context: json!({}),
             locale: locale.clone(),
             proof: Some(rendered.clone()),
+            detail: None,
         })
         .collect();
     let proofs: Vec<Value> = messages

@@ -271,7 +271,7 @@ fn placeholders(rows: usize, cols: usize, first: usize) -> String {
 }
 
 const EXECUTION_COLS: usize = 11;
-const MESSAGE_COLS: usize = 21;
+const MESSAGE_COLS: usize = 22;
 
 async fn accept_many(
     conn: &mut SqliteConnection,
@@ -346,7 +346,7 @@ async fn accept_many(
         let sql = format!(
             "INSERT INTO messages (id, sandbox, execution_id, campaign_id, campaign_version, channel, user_id, namespace,
               profile_id, address, status, exclusion_reason, profile, context, priority, next_attempt_at, created_at, updated_at,
-              locale, proof, rendered)
+              locale, proof, rendered, last_error)
              VALUES {}",
             placeholders(chunk.len(), MESSAGE_COLS, 1)
         );
@@ -375,7 +375,8 @@ async fn accept_many(
                 .bind(at)
                 .bind(&m.locale)
                 .bind(m.proof.is_some())
-                .bind(m.proof.as_ref().map(to_json).transpose()?);
+                .bind(m.proof.as_ref().map(to_json).transpose()?)
+                .bind(&m.detail);
         }
         q.execute(&mut *conn).await?;
     }
