@@ -6,17 +6,43 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use herald_domain::channel::ChannelConfiguration;
-use herald_domain::content::CompiledEmail;
+use herald_domain::content::{CompiledContent, CompiledEmail, render_data};
+use herald_domain::message::{Deliverable, RenderedEmail};
 use herald_store::Store;
 
-/// Everything needed to render and address messages of one version.
+/// Everything needed to render and address messages of one version: the
+/// content of every locale, compiled once.
 pub struct Prepared {
-    pub email: Option<CompiledEmail>,
+    pub content: CompiledContent,
     pub configuration: ChannelConfiguration,
+}
+
+impl Prepared {
+    /// The compiled email of a message's locale (`None`: the plain content).
+    pub fn email_for(&self, locale: Option<&str>) -> Option<&CompiledEmail> {
+        self.content.email_for(locale)
+    }
+
+    /// What to send for `m`: a proof's content as it was rendered when
+    /// asked for, otherwise its locale's compiled content rendered now.
+    pub fn render(&self, m: &Deliverable) -> Result<RenderedEmail, String> {
+        if let Some(proof) = &m.proof {
+            return Ok(proof.clone());
+        }
+        let compiled = self
+            .email_for(m.locale.as_deref())
+            .ok_or_else(|| "the campaign version has no email content".to_string())?;
+        let data = render_data(&m.profile, &m.execution_context, &m.recipient_context);
+        compiled
+            .render(&data)
+            .map_err(|e| format!("render error: {e}"))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum PrepareError {
+    #[error("campaign {0} not found")]
+    CampaignMissing(String),
     #[error("campaign version {0} v{1} not found")]
     VersionMissing(String, i64),
     #[error("channel configuration {0} not found")]
@@ -44,6 +70,33 @@ impl ContentCache {
         }
     }
 
+    /// What `m` needs. A proof is already rendered (possibly from a draft
+    /// that has no version): only the campaign's channel configuration.
+    pub async fn get_for(
+        &self,
+        store: &dyn Store,
+        m: &Deliverable,
+    ) -> Result<Arc<Prepared>, PrepareError> {
+        if m.proof.is_none() {
+            return self
+                .get(store, &m.sandbox, &m.campaign_id, m.campaign_version)
+                .await;
+        }
+        let c = store
+            .get_campaign(&m.sandbox, &m.campaign_id)
+            .await?
+            .ok_or_else(|| PrepareError::CampaignMissing(m.campaign_id.clone()))?;
+        let cfg_id = &c.definition.action.channel_configuration_id;
+        let configuration = store
+            .get_channel_configuration(&m.sandbox, cfg_id)
+            .await?
+            .ok_or_else(|| PrepareError::ConfigurationMissing(cfg_id.clone()))?;
+        Ok(Arc::new(Prepared {
+            content: CompiledContent::default(),
+            configuration,
+        }))
+    }
+
     pub async fn get(
         &self,
         store: &dyn Store,
@@ -67,16 +120,10 @@ impl ContentCache {
             .get_channel_configuration(sandbox, cfg_id)
             .await?
             .ok_or_else(|| PrepareError::ConfigurationMissing(cfg_id.clone()))?;
-        let email = v
-            .definition
-            .content
-            .email
-            .as_ref()
-            .map(CompiledEmail::compile)
-            .transpose()
+        let content = CompiledContent::compile(&v.definition, &v.fragments)
             .map_err(|e| PrepareError::Compile(e.to_string()))?;
         let prepared = Arc::new(Prepared {
-            email,
+            content,
             configuration,
         });
         if let Ok(mut map) = self.entries.write() {

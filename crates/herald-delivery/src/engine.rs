@@ -9,7 +9,6 @@ use tokio::task::JoinHandle;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use herald_domain::channel::Channel;
-use herald_domain::content::render_data;
 use herald_domain::message::{Deliverable, RenderedEmail};
 use herald_mail::{FailureClass, MailTransport, OutgoingEmail, build_email, html_to_text};
 use herald_store::{DeliveryOutcome, OutcomeKind, Store};
@@ -231,32 +230,21 @@ impl DeliveryEngine {
     }
 
     async fn deliver_email(&self, m: &Deliverable) -> OutcomeKind {
-        let prepared = match self
-            .cache
-            .get(
-                self.store.as_ref(),
-                &m.sandbox,
-                &m.campaign_id,
-                m.campaign_version,
-            )
-            .await
-        {
+        let prepared = match self.cache.get_for(self.store.as_ref(), m).await {
             Ok(p) => p,
             Err(e) => return self.transient_or_failed(m, format!("cannot prepare content: {e}")),
         };
-        let (Some(compiled), Some(settings)) = (&prepared.email, &prepared.configuration.email)
-        else {
+        let Some(settings) = &prepared.configuration.email else {
             return OutcomeKind::Failed {
-                error: "the campaign version has no email content or settings".into(),
+                error: "the channel configuration has no email settings".into(),
                 rendered: None,
             };
         };
-        let data = render_data(&m.profile, &m.execution_context, &m.recipient_context);
-        let mut rendered: RenderedEmail = match compiled.render(&data) {
+        let mut rendered: RenderedEmail = match prepared.render(m) {
             Ok(r) => r,
-            Err(e) => {
+            Err(error) => {
                 return OutcomeKind::Failed {
-                    error: format!("render error: {e}"),
+                    error,
                     rendered: None,
                 };
             }

@@ -6,7 +6,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use std::collections::BTreeMap;
+
 use crate::channel::Channel;
+use crate::fragment::Fragments;
+use crate::language::LanguageSettings;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -116,6 +120,22 @@ pub struct Content {
     pub sms: Option<SmsContent>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push: Option<PushContent>,
+    /// Per-locale content of a campaign with `languageSettingsId`, keyed by
+    /// BCP 47 tag.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub locales: BTreeMap<String, LocalizedContent>,
+}
+
+/// The content of one locale.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LocalizedContent {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<EmailContent>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms: Option<SmsContent>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub push: Option<PushContent>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, Default)]
@@ -194,6 +214,10 @@ pub struct CampaignDefinition {
     #[serde(default)]
     pub high_throughput: bool,
     pub action: Action,
+    /// Multilingual content: the language settings whose locales
+    /// `content.locales` covers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language_settings_id: Option<String>,
     pub content: Content,
     pub audience: Audience,
     #[serde(default)]
@@ -238,6 +262,13 @@ pub struct CampaignVersion {
     pub version: i64,
     pub definition: CampaignDefinition,
     pub activated_at: DateTime<Utc>,
+    /// The language settings as they were at activation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language_settings: Option<LanguageSettings>,
+    /// The fragments (and their versions) the content included at
+    /// activation; a later change to a fragment does not reach this version.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fragments: Fragments,
 }
 
 impl Campaign {

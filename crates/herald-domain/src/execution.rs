@@ -9,10 +9,13 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::channel::{Channel, is_plausible_address};
+use crate::content::{CompiledContent, render_data};
 use crate::error::FieldError;
 use crate::json::deep_merge;
-use crate::message::{MessageStatus, reasons};
+use crate::language::LocaleChooser;
+use crate::message::{MessageStatus, RenderedEmail, reasons};
 use crate::profile::{Profile, email_from_attributes, normalize_identity};
+use herald_template::RenderError;
 
 pub const MAX_RECIPIENTS: usize = 20;
 /// The reference's limit on the context a call may carry.
@@ -211,6 +214,12 @@ pub struct PlannedMessage {
     /// Render data: the stored profile with the call's `profile` merged over it.
     pub profile: Value,
     pub recipient_context: Value,
+    /// The locale chosen for a multilingual campaign.
+    pub locale: Option<String>,
+    /// A proof: what to send, rendered when it was asked for.
+    pub proof: Option<RenderedEmail>,
+    /// Why it was excluded, in words (stored as the message's last error).
+    pub detail: Option<String>,
 }
 
 /// A recipient whose profile must be created by the execution.
@@ -303,6 +312,9 @@ pub fn plan_unitary(
                 .context
                 .clone()
                 .unwrap_or_else(|| Value::Object(Default::default())),
+            locale: None,
+            proof: None,
+            detail: None,
         });
     }
     if !unknown.is_empty() {
@@ -312,6 +324,54 @@ pub fn plan_unitary(
         messages,
         profiles_to_create,
     })
+}
+
+/// Chooses each queued message's locale for a multilingual campaign; a
+/// message with no matching locale (and no fallback) is excluded with
+/// reason `noLocale`, without failing the others.
+pub fn assign_locales(
+    messages: &mut [PlannedMessage],
+    chooser: &LocaleChooser,
+    execution_context: &Value,
+) {
+    for m in messages
+        .iter_mut()
+        .filter(|m| m.status == MessageStatus::Queued)
+    {
+        let data = render_data(&m.profile, execution_context, &m.recipient_context);
+        match chooser.choose(&data) {
+            Some(l) => m.locale = Some(l),
+            None => {
+                m.status = MessageStatus::Excluded;
+                m.exclusion_reason = Some(reasons::NO_LOCALE.to_string());
+            }
+        }
+    }
+}
+
+/// `missingValues: "fail"`: renders each queued message's content now
+/// (the data it will be rendered with does not change until delivery) and
+/// excludes, with reason `missingValue` and the path, each one that reads a
+/// value its recipient does not have. The others are untouched.
+pub fn exclude_missing_values(
+    messages: &mut [PlannedMessage],
+    content: &CompiledContent,
+    execution_context: &Value,
+) {
+    for m in messages
+        .iter_mut()
+        .filter(|m| m.status == MessageStatus::Queued)
+    {
+        let Some(email) = content.email_for(m.locale.as_deref()) else {
+            continue;
+        };
+        let data = render_data(&m.profile, execution_context, &m.recipient_context);
+        if let Err(RenderError::MissingValue { path }) = email.render(&data) {
+            m.status = MessageStatus::Excluded;
+            m.exclusion_reason = Some(reasons::MISSING_VALUE.to_string());
+            m.detail = Some(format!("missing value: `{path}`"));
+        }
+    }
 }
 
 /// The address to send to: `channelData` first, then the identity itself when

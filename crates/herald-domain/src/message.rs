@@ -55,6 +55,11 @@ impl MessageStatus {
 pub mod reasons {
     pub const NO_ADDRESS: &str = "noAddress";
     pub const INVALID_ADDRESS: &str = "invalidAddress";
+    /// Multilingual campaign: no locale matches and there is no fallback.
+    pub const NO_LOCALE: &str = "noLocale";
+    /// `missingValues: "fail"` and the content reads a value the recipient
+    /// does not have.
+    pub const MISSING_VALUE: &str = "missingValue";
 }
 
 /// What was actually sent, kept on the message.
@@ -97,6 +102,12 @@ pub struct Message {
     pub status: MessageStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exclusion_reason: Option<String>,
+    /// The locale the message is rendered in (multilingual campaigns).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+    /// A proof sent to a test address: no report counts it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub proof: bool,
     pub attempts: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
@@ -129,5 +140,9 @@ pub struct Deliverable {
     pub execution_context: Value,
     /// This recipient's context (merged over the execution's when rendering).
     pub recipient_context: Value,
+    /// The locale to render (multilingual campaigns).
+    pub locale: Option<String>,
+    /// A proof carries its content, rendered when it was asked for.
+    pub proof: Option<RenderedEmail>,
     pub created_at: DateTime<Utc>,
 }

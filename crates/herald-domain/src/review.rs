@@ -5,9 +5,14 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::campaign::{CampaignCategory, CampaignDefinition};
+use crate::campaign::{
+    CampaignCategory, CampaignDefinition, EmailContent, PushContent, SmsContent,
+};
 use crate::channel::{Channel, ChannelConfiguration, ConfigurationCategory};
 use crate::content::{self, TemplateField};
+use crate::error::pointer_token;
+use crate::fragment::{self, Fragments};
+use crate::language::LanguageSettings;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -56,10 +61,14 @@ pub struct ReviewResult {
 }
 
 /// Reviews a definition. `configuration` is the channel configuration the
-/// action names, if it exists in the campaign's sandbox.
+/// action names, and `language` the language settings named by
+/// `languageSettingsId`, when they exist in the campaign's sandbox;
+/// `fragments` the fragments the content includes (those that exist).
 pub fn review(
     def: &CampaignDefinition,
     configuration: Option<&ChannelConfiguration>,
+    language: Option<&LanguageSettings>,
+    fragments: &Fragments,
     now: DateTime<Utc>,
 ) -> ReviewResult {
     let mut checks = Vec::new();
@@ -119,7 +128,7 @@ pub fn review(
         }
     }
 
-    content_checks(def, &mut checks);
+    content_checks(def, language, fragments, &mut checks);
 
     if def.audience.identity_namespace.trim().is_empty() {
         checks.push(Check::error(
@@ -175,21 +184,117 @@ pub fn review(
     ReviewResult { ready, checks }
 }
 
-fn content_checks(def: &CampaignDefinition, checks: &mut Vec<Check>) {
+fn content_checks(
+    def: &CampaignDefinition,
+    language: Option<&LanguageSettings>,
+    fragments: &Fragments,
+    checks: &mut Vec<Check>,
+) {
     let channel = def.action.channel;
-    let fields = content::template_fields(&def.content, channel);
+    let c = &def.content;
+    match &def.language_settings_id {
+        None => {
+            channel_checks(
+                "/content",
+                c.email.as_ref(),
+                c.sms.as_ref(),
+                c.push.as_ref(),
+                channel,
+                checks,
+            );
+            if !c.locales.is_empty() {
+                checks.push(Check::error(
+                    "locales_without_language_settings",
+                    "/content/locales",
+                    "content.locales needs languageSettingsId: choose the language settings the locales belong to",
+                ));
+            }
+        }
+        Some(id) => {
+            match language {
+                None => checks.push(Check::error(
+                    "unknown_language_settings",
+                    "/languageSettingsId",
+                    format!("no language settings '{id}' exist in this sandbox"),
+                )),
+                Some(settings) => {
+                    for tag in &settings.locales {
+                        match c.locales.get(tag) {
+                        None => checks.push(Check::error(
+                            "locale_content_missing",
+                            &format!("/content/locales/{}", pointer_token(tag)),
+                            format!("the language settings list {tag}, but there is no content for it"),
+                        )),
+                        Some(l) => channel_checks(
+                            &format!("/content/locales/{}", pointer_token(tag)),
+                            l.email.as_ref(),
+                            l.sms.as_ref(),
+                            l.push.as_ref(),
+                            channel,
+                            checks,
+                        ),
+                    }
+                    }
+                    for tag in c.locales.keys() {
+                        if !settings.locales.contains(tag) {
+                            checks.push(Check::error(
+                                "unknown_locale",
+                                &format!("/content/locales/{}", pointer_token(tag)),
+                                format!(
+                                    "{tag} is not a locale of the language settings '{}' ({})",
+                                    settings.name,
+                                    settings.locales.join(", ")
+                                ),
+                            ));
+                        }
+                    }
+                    if settings.fallback_locale.is_none() {
+                        checks.push(Check::warning(
+                        "no_fallback_locale",
+                        "/languageSettingsId",
+                        format!(
+                            "the language settings '{}' have no fallback locale: recipients whose locale matches none are not sent to (excluded with reason noLocale)",
+                            settings.name
+                        ),
+                    ));
+                    }
+                    if c.email.is_some() || c.sms.is_some() || c.push.is_some() {
+                        checks.push(Check::warning(
+                            "content_ignored",
+                            "/content",
+                            "the campaign has language settings: only content.locales is sent",
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    for field in content::template_fields(c, channel) {
+        check_template(field, def.high_throughput, fragments, checks);
+    }
+}
+
+/// Checks of one content block (plain, or one locale's).
+fn channel_checks(
+    at: &str,
+    email: Option<&EmailContent>,
+    sms: Option<&SmsContent>,
+    push: Option<&PushContent>,
+    channel: Channel,
+    checks: &mut Vec<Check>,
+) {
     match channel {
-        Channel::Email => match &def.content.email {
+        Channel::Email => match email {
             None => checks.push(Check::error(
                 "content_missing",
-                "/content/email",
+                &format!("{at}/email"),
                 "the action is email but there is no email content",
             )),
             Some(email) => {
                 if email.subject.trim().is_empty() {
                     checks.push(Check::error(
                         "subject_missing",
-                        "/content/email/subject",
+                        &format!("{at}/email/subject"),
                         "the email needs a subject",
                     ));
                 }
@@ -198,39 +303,39 @@ fn content_checks(def: &CampaignDefinition, checks: &mut Vec<Check>) {
                 if html_empty && text_empty {
                     checks.push(Check::error(
                         "body_missing",
-                        "/content/email/html",
+                        &format!("{at}/email/html"),
                         "the email needs an HTML or a text body",
                     ));
                 }
             }
         },
-        Channel::Sms => match &def.content.sms {
+        Channel::Sms => match sms {
             Some(sms) if !sms.text.trim().is_empty() => {}
             _ => checks.push(Check::error(
                 "content_missing",
-                "/content/sms/text",
+                &format!("{at}/sms/text"),
                 "the SMS needs a text",
             )),
         },
-        Channel::Push => match &def.content.push {
+        Channel::Push => match push {
             Some(p) if !p.title.trim().is_empty() || !p.body.trim().is_empty() => {}
             _ => checks.push(Check::error(
                 "content_missing",
-                "/content/push",
+                &format!("{at}/push"),
                 "the push needs a title or a body",
             )),
         },
     }
     for other in [Channel::Email, Channel::Sms, Channel::Push] {
         let present = match other {
-            Channel::Email => def.content.email.is_some(),
-            Channel::Sms => def.content.sms.is_some(),
-            Channel::Push => def.content.push.is_some(),
+            Channel::Email => email.is_some(),
+            Channel::Sms => sms.is_some(),
+            Channel::Push => push.is_some(),
         };
         if other != channel && present {
             checks.push(Check::warning(
                 "content_ignored",
-                &format!("/content/{}", other.as_str()),
+                &format!("{at}/{}", other.as_str()),
                 format!(
                     "the action is {}; this content is never sent",
                     channel.as_str()
@@ -238,26 +343,103 @@ fn content_checks(def: &CampaignDefinition, checks: &mut Vec<Check>) {
             ));
         }
     }
-    for field in fields {
-        check_template(field, def.high_throughput, checks);
-    }
 }
 
-fn check_template(field: TemplateField<'_>, high_throughput: bool, checks: &mut Vec<Check>) {
-    match herald_template::Template::compile(field.source) {
+/// 1-based line and column (in characters) of a byte offset.
+fn line_col(source: &str, offset: usize) -> (u32, u32) {
+    let before = &source[..offset.min(source.len())];
+    let line = before.matches('\n').count() as u32 + 1;
+    let col = before.rsplit('\n').next().unwrap_or("").chars().count() as u32 + 1;
+    (line, col)
+}
+
+fn check_template(
+    field: TemplateField<'_>,
+    high_throughput: bool,
+    fragments: &Fragments,
+    checks: &mut Vec<Check>,
+) {
+    let mut broken = false;
+    // The field as written (fragment tags parse as tags): positions are the
+    // user's own.
+    if let Err(errors) = herald_template::Template::compile(field.source) {
+        broken = true;
+        for e in errors {
+            checks.push(Check {
+                code: "template_syntax".into(),
+                severity: Severity::Error,
+                message: format!(
+                    "{} (line {}, column {}): {}",
+                    field.name, e.line, e.column, e.message
+                ),
+                pointer: field.pointer.clone(),
+                line: Some(e.line),
+                column: Some(e.column),
+            });
+        }
+    }
+    let expanded = match fragment::expand(field.source, fragments) {
+        Ok(x) => x,
         Err(errors) => {
             for e in errors {
+                let (line, column) = line_col(field.source, e.offset);
                 checks.push(Check {
-                    code: "template_syntax".into(),
+                    code: e.code.into(),
                     severity: Severity::Error,
                     message: format!(
-                        "{} (line {}, column {}): {}",
-                        field.name, e.line, e.column, e.message
+                        "{} (line {line}, column {column}): {}",
+                        field.name, e.message
                     ),
-                    pointer: field.pointer.to_string(),
-                    line: Some(e.line),
-                    column: Some(e.column),
+                    pointer: field.pointer.clone(),
+                    line: Some(line),
+                    column: Some(column),
                 });
+            }
+            return;
+        }
+    };
+    // Each fragment it includes (nested ones too), on its own.
+    let mut ids = fragment::referenced_ids(field.source);
+    let nested: Vec<String> = ids
+        .iter()
+        .filter_map(|id| fragments.get(id))
+        .flat_map(|f| fragment::referenced_ids(&f.content))
+        .collect();
+    ids.extend(nested);
+    ids.sort();
+    ids.dedup();
+    for id in &ids {
+        let Some(f) = fragments.get(id) else { continue };
+        if let Err(errors) = herald_template::Template::compile(&f.content) {
+            broken = true;
+            for e in errors {
+                checks.push(Check::error(
+                    "fragment_template",
+                    &field.pointer,
+                    format!(
+                        "{}: fragment '{}' ({id}, version {}) line {}, column {}: {}",
+                        field.name, f.name, f.version, e.line, e.column, e.message
+                    ),
+                ));
+            }
+        }
+    }
+    if broken {
+        return;
+    }
+    match herald_template::Template::compile(&expanded) {
+        Err(errors) => {
+            for e in errors {
+                checks.push(Check::error(
+                    "template_syntax",
+                    &field.pointer,
+                    format!(
+                        "{} with its fragments ({}) expanded: {}",
+                        field.name,
+                        ids.join(", "),
+                        e.message
+                    ),
+                ));
             }
         }
         Ok(t) => {
@@ -269,7 +451,7 @@ fn check_template(field: TemplateField<'_>, high_throughput: bool, checks: &mut 
             {
                 checks.push(Check::error(
                     "high_throughput_profile",
-                    field.pointer,
+                    &field.pointer,
                     format!(
                         "high-throughput campaigns have no profiles, but {} reads '{path}'",
                         field.name

@@ -3,15 +3,32 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use herald_domain::campaign::{Campaign, CampaignVersion};
+use herald_domain::content::CompiledContent;
 use herald_store::{Store, StoreError};
 
 #[derive(Debug)]
 pub struct LiveCampaign {
     pub campaign: Campaign,
     pub version: Option<CampaignVersion>,
+    /// The live version's content, compiled on first need (campaigns with
+    /// `missingValues: "fail"` render at execution time to exclude).
+    compiled: OnceLock<Option<CompiledContent>>,
+}
+
+impl LiveCampaign {
+    /// The live version's content compiled once; `None` when there is no
+    /// version or it does not compile (review prevents that).
+    pub fn compiled(&self) -> Option<&CompiledContent> {
+        self.compiled
+            .get_or_init(|| {
+                let v = self.version.as_ref()?;
+                CompiledContent::compile(&v.definition, &v.fragments).ok()
+            })
+            .as_ref()
+    }
 }
 
 /// `generation` moves on every invalidation, so a load that raced with a
@@ -41,7 +58,11 @@ impl CampaignCache {
             Some(v) => store.get_campaign_version(sandbox, id, v).await?,
             None => None,
         };
-        let live = Arc::new(LiveCampaign { campaign, version });
+        let live = Arc::new(LiveCampaign {
+            campaign,
+            version,
+            compiled: OnceLock::new(),
+        });
         if let Ok(mut m) = self.entries.write()
             && self.generation.load(Ordering::Acquire) == generation
         {

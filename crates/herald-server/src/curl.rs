@@ -4,17 +4,21 @@
 use serde_json::{Map, Value, json};
 
 use herald_domain::campaign::Campaign;
-use herald_domain::content::{CompileError, CompiledEmail};
+use herald_domain::content::{CompileError, CompiledContent};
+use herald_domain::fragment::Fragments;
 
 /// Builds the request for `campaign` against `base` (e.g. `http://host:8080`).
-pub fn build(campaign: &Campaign, base: &str, sandbox: &str) -> Result<String, CompileError> {
+pub fn build(
+    campaign: &Campaign,
+    base: &str,
+    sandbox: &str,
+    fragments: &Fragments,
+) -> Result<String, CompileError> {
     let def = &campaign.definition;
-    let email = def
-        .content
-        .email
-        .as_ref()
-        .ok_or(CompileError::Missing("email"))?;
-    let vars = CompiledEmail::compile(email)?.variables();
+    if def.content.email.is_none() && def.content.locales.is_empty() {
+        return Err(CompileError::Missing("email".into()));
+    }
+    let vars = CompiledContent::compile(def, fragments)?.variables();
     let mut context = Value::Object(Map::new());
     let mut profile = Value::Object(Map::new());
     for v in &vars {

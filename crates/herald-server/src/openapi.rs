@@ -6,15 +6,20 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::AppState;
-use crate::routes::{campaigns, channel_configurations, executions, health, messages, profiles};
+use crate::routes::{
+    campaigns, channel_configurations, executions, fragments, health, language_settings, messages,
+    profiles, proofs,
+};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Herald", description = "API-triggered campaigns: define once, fire with one call.", version = env!("CARGO_PKG_VERSION")),
     paths(
         channel_configurations::create, channel_configurations::list, channel_configurations::get_one,
+        language_settings::create, language_settings::list, language_settings::get_one,
+        fragments::create, fragments::list, fragments::get_one, fragments::put, fragments::get_version, fragments::delete,
         campaigns::create, campaigns::list, campaigns::get_one, campaigns::patch, campaigns::delete,
-        campaigns::review, campaigns::activate, campaigns::stop, campaigns::simulate, campaigns::curl, campaigns::report,
+        campaigns::review, campaigns::activate, campaigns::stop, campaigns::simulate, proofs::create, campaigns::curl, campaigns::report,
         profiles::put, profiles::get_one,
         executions::unitary, executions::get_one,
         messages::get_one,

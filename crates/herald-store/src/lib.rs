@@ -20,6 +20,8 @@ use std::time::Duration;
 use herald_domain::campaign::{Campaign, CampaignVersion};
 use herald_domain::channel::ChannelConfiguration;
 use herald_domain::execution::Execution;
+use herald_domain::fragment::Fragment;
+use herald_domain::language::LanguageSettings;
 use herald_domain::message::{Deliverable, Message};
 use herald_domain::profile::{Identity, Profile};
 
@@ -42,6 +44,30 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<ChannelConfiguration>>;
     async fn list_channel_configurations(&self, sandbox: &str)
     -> Result<Vec<ChannelConfiguration>>;
+
+    // --- language settings
+    async fn insert_language_settings(&self, l: &LanguageSettings) -> Result<()>;
+    async fn get_language_settings(
+        &self,
+        sandbox: &str,
+        id: &str,
+    ) -> Result<Option<LanguageSettings>>;
+    async fn list_language_settings(&self, sandbox: &str) -> Result<Vec<LanguageSettings>>;
+
+    // --- fragments (every version kept)
+    /// Inserts one version; [`StoreError::Conflict`] if that number exists.
+    async fn insert_fragment_version(&self, f: &Fragment) -> Result<()>;
+    /// A version of a fragment, or the latest when `version` is `None`.
+    async fn get_fragment(
+        &self,
+        sandbox: &str,
+        id: &str,
+        version: Option<i64>,
+    ) -> Result<Option<Fragment>>;
+    /// The latest version of every fragment.
+    async fn list_fragments(&self, sandbox: &str) -> Result<Vec<Fragment>>;
+    /// Deletes every version; false when there was none.
+    async fn delete_fragment(&self, sandbox: &str, id: &str) -> Result<bool>;
 
     // --- campaigns
     async fn insert_campaign(&self, c: &Campaign) -> Result<()>;

@@ -90,4 +90,6 @@ impl OutcomeKind {
 pub struct MessageCounts {
     pub by_status: std::collections::BTreeMap<MessageStatus, u64>,
     pub excluded_by_reason: std::collections::BTreeMap<String, u64>,
+    /// Messages per locale (multilingual campaigns).
+    pub by_locale: std::collections::BTreeMap<String, u64>,
 }

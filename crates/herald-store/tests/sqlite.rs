@@ -46,6 +46,9 @@ fn execution(request_id: &str, recipients: usize) -> NewExecution {
                 exclusion_reason: None,
                 profile: json!({"n": i}),
                 recipient_context: json!({"i": i}),
+                locale: None,
+                proof: None,
+                detail: None,
             })
             .collect(),
         profiles_to_create: vec![],

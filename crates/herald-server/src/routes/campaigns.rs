@@ -14,14 +14,18 @@ use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 
 use herald_domain::FieldError;
+use herald_domain::campaign::Content;
 use herald_domain::campaign::{
     Campaign, CampaignDefinition, CampaignStatus, CampaignVersion, status_on_activation,
 };
 use herald_domain::channel::Channel;
-use herald_domain::content::{CompileError, CompiledEmail, render_data};
+use herald_domain::content::{CompileError, CompiledEmail, fragment_ids, render_data};
+use herald_domain::error::pointer_token;
+use herald_domain::fragment::{self, FragmentSnapshot, Fragments};
 use herald_domain::ids::new_id;
 use herald_domain::json::merge_patch;
-use herald_domain::message::MessageStatus;
+use herald_domain::language::{LanguageSettings, LocaleChooser, is_bcp47};
+use herald_domain::message::{MessageStatus, reasons};
 use herald_domain::profile::{Identity, normalize_identity};
 use herald_domain::review::{ReviewResult, Severity, review as review_definition};
 
@@ -43,7 +47,7 @@ async fn view(state: &AppState, c: &Campaign) -> ApiResult<Value> {
     Ok(v)
 }
 
-async fn load(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Campaign> {
+pub(crate) async fn load(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Campaign> {
     state
         .store
         .get_campaign(&caller.sandbox, id)
@@ -88,7 +92,24 @@ fn validate_definition(def: &CampaignDefinition) -> Vec<FieldError> {
         Channel::Sms => def.content.sms.is_some(),
         Channel::Push => def.content.push.is_some(),
     };
-    if !has_content {
+    if def.language_settings_id.is_some() {
+        if def.content.locales.is_empty() {
+            errors.push(FieldError::new(
+                "/content/locales",
+                "required",
+                "the campaign has languageSettingsId: content.locales is required",
+            ));
+        }
+        for tag in def.content.locales.keys() {
+            if !is_bcp47(tag) {
+                errors.push(FieldError::new(
+                    format!("/content/locales/{}", pointer_token(tag)),
+                    "invalid_locale",
+                    format!("'{tag}' is not a BCP 47 language tag"),
+                ));
+            }
+        }
+    } else if !has_content {
         let ch = def.action.channel.as_str();
         errors.push(FieldError::new(
             format!("/content/{ch}"),
@@ -311,12 +332,69 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn run_review(state: &AppState, c: &Campaign) -> ApiResult<ReviewResult> {
+/// The language settings the definition names, if they exist.
+async fn language_settings_of(
+    state: &AppState,
+    c: &Campaign,
+) -> ApiResult<Option<LanguageSettings>> {
+    Ok(match &c.definition.language_settings_id {
+        Some(id) => state.store.get_language_settings(&c.sandbox, id).await?,
+        None => None,
+    })
+}
+
+/// The latest version of every fragment the content includes, and of the
+/// fragments those include (one level of nesting is allowed; deeper tags
+/// are found by review without being loaded). Unknown ids are left out.
+pub(crate) async fn load_fragments(
+    state: &AppState,
+    sandbox: &str,
+    content: &Content,
+) -> ApiResult<Fragments> {
+    let mut out = Fragments::new();
+    let mut wanted: Vec<String> = fragment_ids(content).into_iter().collect();
+    for _level in 0..2 {
+        let mut next = Vec::new();
+        for id in wanted {
+            if out.contains_key(&id) {
+                continue;
+            }
+            if let Some(f) = state.store.get_fragment(sandbox, &id, None).await? {
+                next.extend(fragment::referenced_ids(&f.content));
+                out.insert(id, FragmentSnapshot::from(&f));
+            }
+        }
+        wanted = next;
+    }
+    Ok(out)
+}
+
+/// What a review saw, snapshotted into the version on activation.
+struct Reviewed {
+    result: ReviewResult,
+    language: Option<LanguageSettings>,
+    fragments: Fragments,
+}
+
+async fn run_review(state: &AppState, c: &Campaign) -> ApiResult<Reviewed> {
     let cfg = state
         .store
         .get_channel_configuration(&c.sandbox, &c.definition.action.channel_configuration_id)
         .await?;
-    Ok(review_definition(&c.definition, cfg.as_ref(), Utc::now()))
+    let language = language_settings_of(state, c).await?;
+    let fragments = load_fragments(state, &c.sandbox, &c.definition.content).await?;
+    let result = review_definition(
+        &c.definition,
+        cfg.as_ref(),
+        language.as_ref(),
+        &fragments,
+        Utc::now(),
+    );
+    Ok(Reviewed {
+        result,
+        language,
+        fragments,
+    })
 }
 
 #[utoipa::path(post, path = "/v1/campaigns/{id}/review", tag = "campaigns",
@@ -328,7 +406,7 @@ pub async fn review(
 ) -> ApiResult<Json<ReviewResult>> {
     caller.require(SCOPE_MANAGE)?;
     let c = load(&state, &caller, &id).await?;
-    Ok(Json(run_review(&state, &c).await?))
+    Ok(Json(run_review(&state, &c).await?.result))
 }
 
 #[utoipa::path(post, path = "/v1/campaigns/{id}/activate", tag = "campaigns",
@@ -353,7 +431,11 @@ pub async fn activate(
         )
         .with_context("campaignId", &id));
     }
-    let result = run_review(&state, &c).await?;
+    let Reviewed {
+        result,
+        language: language_settings,
+        fragments,
+    } = run_review(&state, &c).await?;
     if !result.ready {
         let errors = result
             .checks
@@ -378,6 +460,8 @@ pub async fn activate(
         version: number,
         definition: c.definition.clone(),
         activated_at: now,
+        language_settings,
+        fragments,
     };
     c.status = status_on_activation(&c.definition.schedule, now);
     c.live_version = Some(number);
@@ -437,28 +521,30 @@ pub struct SimulateRequest {
 }
 
 fn compile_problem(e: CompileError) -> Problem {
+    let pointer = e.pointer();
     let errors = match e {
         CompileError::Missing(what) => vec![FieldError::new(
-            format!("/content/{what}"),
+            pointer,
             "content_missing",
             format!("no {what} content"),
         )],
-        CompileError::Template { field, errors } => {
-            let pointer = format!("/{}", field.replace('.', "/"));
-            errors
-                .into_iter()
-                .map(|t| {
-                    FieldError::new(
-                        pointer.clone(),
-                        "template_syntax",
-                        format!(
-                            "{field} line {}, column {}: {}",
-                            t.line, t.column, t.message
-                        ),
-                    )
-                })
-                .collect()
-        }
+        CompileError::Template { field, errors } => errors
+            .into_iter()
+            .map(|t| {
+                FieldError::new(
+                    pointer.clone(),
+                    "template_syntax",
+                    format!(
+                        "{field} line {}, column {}: {}",
+                        t.line, t.column, t.message
+                    ),
+                )
+            })
+            .collect(),
+        CompileError::Fragment { field, errors } => errors
+            .into_iter()
+            .map(|e| FieldError::new(pointer.clone(), e.code, format!("{field}: {}", e.message)))
+            .collect(),
     };
     Problem::new(
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -467,6 +553,159 @@ fn compile_problem(e: CompileError) -> Problem {
         "see errors",
     )
     .with_errors(errors)
+}
+
+/// A sample recipient for simulate and proofs: the stored profile named by
+/// `profile_ref` with `profile` merged over it, and the context.
+pub(crate) async fn sample_data(
+    state: &AppState,
+    caller: &Caller,
+    profile: Option<&Value>,
+    profile_ref: Option<&Identity>,
+    context: Option<&Value>,
+) -> ApiResult<(Value, Value)> {
+    let mut out = json!({});
+    if let Some(r) = profile_ref {
+        let identity = Identity {
+            namespace: r.namespace.clone(),
+            id: normalize_identity(&r.namespace, &r.id),
+        };
+        match state.store.find_profile(&caller.sandbox, &identity).await? {
+            Some(p) => out = p.attributes,
+            None => {
+                return Err(Problem::bad_request(vec![FieldError::new(
+                    "/profileRef",
+                    "profile_not_found",
+                    format!("no profile with {} identity '{}'", r.namespace, r.id),
+                )]));
+            }
+        }
+    }
+    if let Some(p) = profile {
+        herald_domain::json::deep_merge(&mut out, p);
+    }
+    Ok((out, context.cloned().unwrap_or_else(|| json!({}))))
+}
+
+pub(crate) fn render_problem(e: herald_template::RenderError) -> Problem {
+    let code = match &e {
+        herald_template::RenderError::MissingValue { .. } => "missingValue",
+        _ => "render_error",
+    };
+    Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "render-error",
+        "The content does not render",
+        e.to_string(),
+    )
+    .with_errors(vec![FieldError::new("/content", code, e.to_string())])
+}
+
+fn unprocessable(slug: &str, title: &str, errors: Vec<FieldError>) -> Problem {
+    let detail = errors
+        .first()
+        .map(|e| e.message.clone())
+        .unwrap_or_default();
+    Problem::new(StatusCode::UNPROCESSABLE_ENTITY, slug, title, detail).with_errors(errors)
+}
+
+/// The email content to render for a simulation (or a proof) of the
+/// definition being edited, with the locale it is in: `locale` when given,
+/// otherwise chosen exactly as an execution chooses it.
+pub(crate) async fn content_for(
+    state: &AppState,
+    c: &Campaign,
+    data: &Value,
+    locale: Option<&str>,
+) -> ApiResult<(CompiledEmail, Option<String>, Vec<String>)> {
+    let def = &c.definition;
+    let mut warnings = Vec::new();
+    let mv = def.missing_values;
+    let fragments = load_fragments(state, &c.sandbox, &def.content).await?;
+    let Some(id) = &def.language_settings_id else {
+        if locale.is_some() {
+            warnings
+                .push("this campaign has no language settings; the locale is ignored".to_string());
+        }
+        let Some(email) = &def.content.email else {
+            return Err(compile_problem(CompileError::Missing("email".into())));
+        };
+        let compiled = compile_email(email, "content", mv, &fragments)?;
+        return Ok((compiled, None, warnings));
+    };
+    let Some(settings) = state.store.get_language_settings(&c.sandbox, id).await? else {
+        return Err(unprocessable(
+            "unknown-language-settings",
+            "Unknown language settings",
+            vec![FieldError::new(
+                "/languageSettingsId",
+                "unknown_language_settings",
+                format!("no language settings '{id}' exist in this sandbox"),
+            )],
+        ));
+    };
+    let chosen = match locale {
+        Some(l) => settings
+            .locales
+            .iter()
+            .find(|x| x.eq_ignore_ascii_case(l))
+            .cloned()
+            .ok_or_else(|| {
+                unprocessable(
+                    "unknown-locale",
+                    "Unknown locale",
+                    vec![FieldError::new(
+                        "/locale",
+                        "unknown_locale",
+                        format!(
+                            "'{l}' is not a locale of the language settings '{}' ({})",
+                            settings.name,
+                            settings.locales.join(", ")
+                        ),
+                    )],
+                )
+            })?,
+        None => LocaleChooser::new(&settings).choose(data).ok_or_else(|| {
+            unprocessable(
+                "no-locale",
+                "No locale for this recipient",
+                vec![FieldError::new(
+                    "/profile",
+                    reasons::NO_LOCALE,
+                    format!(
+                        "no locale of '{}' ({}) matches this recipient and there is no fallback locale: an execution would exclude it with reason noLocale",
+                        settings.name,
+                        settings.locales.join(", ")
+                    ),
+                )],
+            )
+        })?,
+    };
+    let Some(email) = def
+        .content
+        .locales
+        .get(&chosen)
+        .and_then(|l| l.email.as_ref())
+    else {
+        return Err(compile_problem(CompileError::Missing(format!(
+            "locales/{chosen}/email"
+        ))));
+    };
+    let compiled = compile_email(email, &format!("content.locales.{chosen}"), mv, &fragments)?;
+    Ok((compiled, Some(chosen), warnings))
+}
+
+fn compile_email(
+    email: &herald_domain::campaign::EmailContent,
+    prefix: &str,
+    mv: herald_domain::campaign::MissingValues,
+    fragments: &Fragments,
+) -> ApiResult<CompiledEmail> {
+    let mv = match mv {
+        herald_domain::campaign::MissingValues::Empty => herald_template::MissingValues::Empty,
+        herald_domain::campaign::MissingValues::Fail => herald_template::MissingValues::Fail,
+    };
+    CompiledEmail::compile_named(email, prefix, mv, fragments).map_err(compile_problem)
 }
 
 #[utoipa::path(post, path = "/v1/campaigns/{id}/simulate", tag = "campaigns", request_body = SimulateRequest,
@@ -480,54 +719,25 @@ pub async fn simulate(
     caller.require(SCOPE_MANAGE)?;
     let c = load(&state, &caller, &id).await?;
     let req = body.value;
-    let mut warnings = Vec::new();
-    let mut profile = json!({});
-    if let Some(r) = &req.profile_ref {
-        let identity = Identity {
-            namespace: r.namespace.clone(),
-            id: normalize_identity(&r.namespace, &r.id),
-        };
-        match state.store.find_profile(&caller.sandbox, &identity).await? {
-            Some(p) => profile = p.attributes,
-            None => {
-                return Err(Problem::bad_request(vec![FieldError::new(
-                    "/profileRef",
-                    "profile_not_found",
-                    format!("no profile with {} identity '{}'", r.namespace, r.id),
-                )]));
-            }
-        }
-    }
-    if let Some(p) = &req.profile {
-        herald_domain::json::deep_merge(&mut profile, p);
-    }
-    if req.locale.is_some() {
-        warnings.push("this campaign has no language settings; the locale is ignored".to_string());
-    }
-    let data = render_data(
-        &profile,
-        &req.context.unwrap_or_else(|| json!({})),
-        &json!({}),
-    );
-    let Some(email) = &c.definition.content.email else {
-        return Err(compile_problem(CompileError::Missing("email")));
-    };
-    let compiled = CompiledEmail::compile(email).map_err(compile_problem)?;
-    let mut rendered = compiled.render(&data).map_err(|e| {
-        Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "render-error",
-            "The content does not render",
-            e.to_string(),
-        )
-    })?;
+    let (profile, context) = sample_data(
+        &state,
+        &caller,
+        req.profile.as_ref(),
+        req.profile_ref.as_ref(),
+        req.context.as_ref(),
+    )
+    .await?;
+    let data = render_data(&profile, &context, &json!({}));
+    let (compiled, locale, warnings) =
+        content_for(&state, &c, &data, req.locale.as_deref()).await?;
+    let mut rendered = compiled.render(&data).map_err(render_problem)?;
     if rendered.text.is_empty()
         && let Some(html) = &rendered.html
     {
         rendered.text = herald_mail::html_to_text(html);
     }
     Ok(Json(
-        json!({"locale": null, "content": {"email": rendered}, "warnings": warnings}),
+        json!({"locale": locale, "content": {"email": rendered}, "warnings": warnings}),
     ))
 }
 
@@ -546,7 +756,9 @@ pub async fn curl(
         .and_then(|h| h.to_str().ok())
         .map(|h| format!("http://{h}"))
         .unwrap_or_else(|| "http://127.0.0.1:8080".into());
-    let text = crate::curl::build(&c, &base, &caller.sandbox).map_err(compile_problem)?;
+    let fragments = load_fragments(&state, &c.sandbox, &c.definition.content).await?;
+    let text =
+        crate::curl::build(&c, &base, &caller.sandbox, &fragments).map_err(compile_problem)?;
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text))
 }
 
@@ -585,6 +797,7 @@ pub async fn report(
     let mut report = report_json(&c.id, &counts.by_status);
     report["window"] = json!(window);
     report["excluded"]["byReason"] = json!(counts.excluded_by_reason);
+    report["byLocale"] = json!(counts.by_locale);
     Ok(Json(report))
 }
 

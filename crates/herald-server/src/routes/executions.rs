@@ -11,13 +11,16 @@ use axum::{Extension, Json};
 use chrono::Utc;
 use serde_json::{Value, json};
 
-use herald_domain::campaign::{CampaignCategory, CampaignStatus, CampaignVersion, WindowPosition};
+use herald_domain::campaign::{
+    CampaignCategory, CampaignStatus, CampaignVersion, MissingValues, WindowPosition,
+};
 use herald_domain::execution::{
     Execution, ExecutionResponse, MAX_CONTEXT_BYTES, RecipientResult, RecipientType,
-    UnitaryRequest, plan_unitary,
+    UnitaryRequest, assign_locales, exclude_missing_values, plan_unitary,
 };
 use herald_domain::ids::new_id;
 use herald_domain::json::canonical_hash;
+use herald_domain::language::LocaleChooser;
 use herald_domain::profile::{Profile, ProfileOrigin, normalize_identity};
 use herald_store::{AcceptOutcome, NewExecution};
 
@@ -118,6 +121,21 @@ async fn unitary_inner(state: &AppState, caller: &Caller, body: &[u8]) -> ApiRes
         )
         .with_errors(u.0))
     })?;
+
+    let mut plan = plan;
+    if def.language_settings_id.is_some()
+        && let Some(settings) = &version.language_settings
+    {
+        let chooser = LocaleChooser::new(settings);
+        let context = req.context.clone().unwrap_or_else(|| json!({}));
+        assign_locales(&mut plan.messages, &chooser, &context);
+    }
+    if def.missing_values == MissingValues::Fail
+        && let Some(content) = live.compiled()
+    {
+        let context = req.context.clone().unwrap_or_else(|| json!({}));
+        exclude_missing_values(&mut plan.messages, content, &context);
+    }
 
     let execution_id = new_id();
     let response = ExecutionResponse {
@@ -306,6 +324,7 @@ pub async fn get_one(
             "attempts": m.attempts,
             "lastError": m.last_error,
             "reason": m.exclusion_reason,
+            "locale": m.locale,
         })).collect::<Vec<_>>(),
     })))
 }

@@ -3,9 +3,12 @@
 pub mod campaigns;
 pub mod channel_configurations;
 pub mod executions;
+pub mod fragments;
 pub mod health;
+pub mod language_settings;
 pub mod messages;
 pub mod profiles;
+pub mod proofs;
 
 use axum::Router;
 use axum::routing::{get, post, put};
@@ -24,6 +27,28 @@ pub fn authenticated() -> Router<AppState> {
             get(channel_configurations::get_one),
         )
         .route(
+            "/v1/language-settings",
+            post(language_settings::create).get(language_settings::list),
+        )
+        .route(
+            "/v1/language-settings/{id}",
+            get(language_settings::get_one),
+        )
+        .route(
+            "/v1/fragments",
+            post(fragments::create).get(fragments::list),
+        )
+        .route(
+            "/v1/fragments/{id}",
+            get(fragments::get_one)
+                .put(fragments::put)
+                .delete(fragments::delete),
+        )
+        .route(
+            "/v1/fragments/{id}/versions/{version}",
+            get(fragments::get_version),
+        )
+        .route(
             "/v1/campaigns",
             post(campaigns::create).get(campaigns::list),
         )
@@ -38,6 +63,7 @@ pub fn authenticated() -> Router<AppState> {
         .route("/v1/campaigns/{id}/stop", post(campaigns::stop))
         .route("/v1/campaigns/{id}/simulate", post(campaigns::simulate))
         .route("/v1/campaigns/{id}/curl", get(campaigns::curl))
+        .route("/v1/campaigns/{id}/proofs", post(proofs::create))
         .route("/v1/campaigns/{id}/report", get(campaigns::report))
         .route(
             "/v1/profiles/{namespace}/{id}",

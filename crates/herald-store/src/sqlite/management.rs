@@ -8,6 +8,7 @@ use sqlx::{Row, SqliteConnection, SqlitePool};
 use herald_domain::campaign::{Campaign, CampaignDefinition, CampaignStatus, CampaignVersion};
 use herald_domain::channel::ChannelConfiguration;
 use herald_domain::json::merge_patch;
+use herald_domain::language::LanguageSettings;
 use herald_domain::profile::{Identity, Profile, ProfileOrigin};
 
 use super::codec::*;
@@ -190,14 +191,20 @@ pub async fn update_campaign(
     }
     if let Some(v) = version {
         sqlx::query(
-            "INSERT INTO campaign_versions (sandbox, campaign_id, version, definition, activated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO campaign_versions (sandbox, campaign_id, version, definition, activated_at, language_settings, fragments)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )
         .bind(&v.sandbox)
         .bind(&v.campaign_id)
         .bind(v.version)
         .bind(to_json(&v.definition)?)
         .bind(ms(v.activated_at))
+        .bind(v.language_settings.as_ref().map(to_json).transpose()?)
+        .bind(if v.fragments.is_empty() {
+            None
+        } else {
+            Some(to_json(&v.fragments)?)
+        })
         .execute(&mut *tx)
         .await?;
     }
@@ -226,7 +233,7 @@ pub async fn get_campaign_version(
     version: i64,
 ) -> Result<Option<CampaignVersion>> {
     let row = sqlx::query(
-        "SELECT definition, activated_at FROM campaign_versions WHERE sandbox = ?1 AND campaign_id = ?2 AND version = ?3",
+        "SELECT definition, activated_at, language_settings, fragments FROM campaign_versions WHERE sandbox = ?1 AND campaign_id = ?2 AND version = ?3",
     )
     .bind(sandbox)
     .bind(campaign_id)
@@ -240,6 +247,19 @@ pub async fn get_campaign_version(
             version,
             definition: from_json(&r.try_get::<String, _>("definition")?)?,
             activated_at: time(r.try_get("activated_at")?)?,
+            language_settings: r
+                .try_get::<Option<String>, _>("language_settings")?
+                .map(|s| from_json::<LanguageSettings>(&s))
+                .transpose()?
+                .map(|mut l| {
+                    l.sandbox = sandbox.to_string();
+                    l
+                }),
+            fragments: r
+                .try_get::<Option<String>, _>("fragments")?
+                .map(|s| from_json(&s))
+                .transpose()?
+                .unwrap_or_default(),
         })
     })
     .transpose()
@@ -374,4 +394,60 @@ pub async fn upsert_profile(
     let profile =
         profile.ok_or_else(|| StoreError::Corrupt("profile vanished after upsert".into()))?;
     Ok((profile, created))
+}
+
+pub async fn insert_language_settings(
+    conn: &mut SqliteConnection,
+    l: &LanguageSettings,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO language_settings (sandbox, id, name, doc, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )
+    .bind(&l.sandbox)
+    .bind(&l.id)
+    .bind(&l.name)
+    .bind(to_json(l)?)
+    .bind(ms(l.created_at))
+    .bind(ms(l.updated_at))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn get_language_settings(
+    pool: &SqlitePool,
+    sandbox: &str,
+    id: &str,
+) -> Result<Option<LanguageSettings>> {
+    let doc: Option<String> =
+        sqlx::query_scalar("SELECT doc FROM language_settings WHERE sandbox = ?1 AND id = ?2")
+            .bind(sandbox)
+            .bind(id)
+            .fetch_optional(pool)
+            .await?;
+    doc.map(|d| {
+        let mut l: LanguageSettings = from_json(&d)?;
+        l.sandbox = sandbox.to_string();
+        Ok(l)
+    })
+    .transpose()
+}
+
+pub async fn list_language_settings(
+    pool: &SqlitePool,
+    sandbox: &str,
+) -> Result<Vec<LanguageSettings>> {
+    let docs: Vec<String> =
+        sqlx::query_scalar("SELECT doc FROM language_settings WHERE sandbox = ?1 ORDER BY id")
+            .bind(sandbox)
+            .fetch_all(pool)
+            .await?;
+    docs.iter()
+        .map(|d| {
+            let mut l: LanguageSettings = from_json(d)?;
+            l.sandbox = sandbox.to_string();
+            Ok(l)
+        })
+        .collect()
 }

@@ -59,7 +59,7 @@ pub async fn get_execution(
 }
 
 const MESSAGE_COLUMNS: &str = "id, sandbox, execution_id, campaign_id, campaign_version, channel, user_id, namespace,
-    profile_id, address, status, exclusion_reason, attempts, last_error, header_message_id, rendered, created_at, updated_at, sent_at";
+    profile_id, address, status, exclusion_reason, locale, proof, attempts, last_error, header_message_id, rendered, created_at, updated_at, sent_at";
 
 fn row_to_message(r: &SqliteRow) -> Result<Message> {
     let channel: String = r.try_get("channel")?;
@@ -80,6 +80,8 @@ fn row_to_message(r: &SqliteRow) -> Result<Message> {
         status: MessageStatus::parse(&status)
             .ok_or_else(|| StoreError::Corrupt(format!("unknown status {status}")))?,
         exclusion_reason: r.try_get("exclusion_reason")?,
+        locale: r.try_get("locale")?,
+        proof: r.try_get("proof")?,
         attempts: r.try_get("attempts")?,
         last_error: r.try_get("last_error")?,
         header_message_id: r.try_get("header_message_id")?,
@@ -152,7 +154,7 @@ pub async fn count_messages(
 ) -> Result<MessageCounts> {
     let rows = sqlx::query(
         "SELECT status, exclusion_reason, count(*) AS n FROM messages
-         WHERE sandbox = ?1 AND campaign_id = ?2 AND created_at >= ?3
+         WHERE sandbox = ?1 AND campaign_id = ?2 AND created_at >= ?3 AND proof = 0
          GROUP BY status, exclusion_reason",
     )
     .bind(sandbox)
@@ -161,6 +163,20 @@ pub async fn count_messages(
     .fetch_all(pool)
     .await?;
     let mut out = MessageCounts::default();
+    let locales = sqlx::query(
+        "SELECT locale, count(*) AS n FROM messages
+         WHERE sandbox = ?1 AND campaign_id = ?2 AND created_at >= ?3 AND locale IS NOT NULL AND proof = 0
+         GROUP BY locale",
+    )
+    .bind(sandbox)
+    .bind(campaign_id)
+    .bind(since.map(ms).unwrap_or(i64::MIN))
+    .fetch_all(pool)
+    .await?;
+    for r in locales {
+        out.by_locale
+            .insert(r.try_get("locale")?, r.try_get::<i64, _>("n")? as u64);
+    }
     for r in rows {
         let status: String = r.try_get("status")?;
         let reason: Option<String> = r.try_get("exclusion_reason")?;

@@ -6,6 +6,7 @@
 //! serves reads concurrently with writes.
 
 mod codec;
+mod fragments;
 mod management;
 mod messages;
 mod wal_sync;
@@ -28,6 +29,8 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 use herald_domain::campaign::{Campaign, CampaignVersion};
 use herald_domain::channel::ChannelConfiguration;
 use herald_domain::execution::Execution;
+use herald_domain::fragment::Fragment;
+use herald_domain::language::LanguageSettings;
 use herald_domain::message::{Deliverable, Message};
 use herald_domain::profile::{Identity, Profile};
 
@@ -157,6 +160,38 @@ impl Store for SqliteStore {
         sandbox: &str,
     ) -> Result<Vec<ChannelConfiguration>> {
         management::list_channel_configurations(&self.read, sandbox).await
+    }
+
+    async fn insert_language_settings(&self, l: &LanguageSettings) -> Result<()> {
+        management::insert_language_settings(&mut *self.writer.lock().await, l).await
+    }
+    async fn get_language_settings(
+        &self,
+        sandbox: &str,
+        id: &str,
+    ) -> Result<Option<LanguageSettings>> {
+        management::get_language_settings(&self.read, sandbox, id).await
+    }
+    async fn list_language_settings(&self, sandbox: &str) -> Result<Vec<LanguageSettings>> {
+        management::list_language_settings(&self.read, sandbox).await
+    }
+
+    async fn insert_fragment_version(&self, f: &Fragment) -> Result<()> {
+        fragments::insert_version(&mut *self.writer.lock().await, f).await
+    }
+    async fn get_fragment(
+        &self,
+        sandbox: &str,
+        id: &str,
+        version: Option<i64>,
+    ) -> Result<Option<Fragment>> {
+        fragments::get(&self.read, sandbox, id, version).await
+    }
+    async fn list_fragments(&self, sandbox: &str) -> Result<Vec<Fragment>> {
+        fragments::list(&self.read, sandbox).await
+    }
+    async fn delete_fragment(&self, sandbox: &str, id: &str) -> Result<bool> {
+        fragments::delete(&mut *self.writer.lock().await, sandbox, id).await
     }
 
     async fn insert_campaign(&self, c: &Campaign) -> Result<()> {

@@ -342,7 +342,7 @@ fn placeholders(rows: usize, cols: usize) -> String {
 }
 
 const EXECUTION_COLS: usize = 11;
-const MESSAGE_COLS: usize = 18;
+const MESSAGE_COLS: usize = 22;
 
 async fn accept_many(conn: &mut SqliteConnection, news: &[&Accept]) -> Result<Vec<AcceptOutcome>> {
     if news.is_empty() {
@@ -420,7 +420,8 @@ async fn accept_many(conn: &mut SqliteConnection, news: &[&Accept]) -> Result<Ve
     for chunk in rows.chunks(MAX_PARAMS / MESSAGE_COLS) {
         let sql = format!(
             "INSERT INTO messages (id, sandbox, execution_id, campaign_id, campaign_version, channel, user_id, namespace,
-              profile_id, address, status, exclusion_reason, profile, context, priority, next_attempt_at, created_at, updated_at)
+              profile_id, address, status, exclusion_reason, profile, context, priority, next_attempt_at, created_at, updated_at,
+              locale, proof, rendered, last_error)
              VALUES {}",
             placeholders(chunk.len(), MESSAGE_COLS)
         );
@@ -446,7 +447,11 @@ async fn accept_many(conn: &mut SqliteConnection, news: &[&Accept]) -> Result<Ve
                 .bind(n.priority)
                 .bind(at)
                 .bind(at)
-                .bind(at);
+                .bind(at)
+                .bind(&m.locale)
+                .bind(m.proof.is_some())
+                .bind(m.proof.as_ref().map(to_json).transpose()?)
+                .bind(&m.detail);
         }
         q.execute(&mut *conn).await?;
     }
@@ -509,7 +514,8 @@ async fn claim(
         "UPDATE messages SET status = 'sending', lease_owner = ?1, lease_until = ?2, attempts = attempts + 1, updated_at = ?3
          WHERE id IN (SELECT id FROM messages WHERE status = 'queued' AND next_attempt_at <= ?3
                       ORDER BY priority, next_attempt_at LIMIT ?4)
-         RETURNING id, sandbox, campaign_id, campaign_version, channel, address, attempts, profile, context, created_at,
+         RETURNING id, sandbox, campaign_id, campaign_version, channel, address, attempts, profile, context, created_at, locale,
+                   CASE WHEN proof = 1 THEN rendered END AS proof_rendered,
                    (SELECT e.context FROM executions e WHERE e.sandbox = messages.sandbox AND e.id = messages.execution_id)
                        AS execution_context",
     )
@@ -540,6 +546,11 @@ async fn claim(
                     None => serde_json::Value::Null,
                 },
                 recipient_context: from_json(&r.try_get::<String, _>("context")?)?,
+                locale: r.try_get("locale")?,
+                proof: r
+                    .try_get::<Option<String>, _>("proof_rendered")?
+                    .map(|s| from_json(&s))
+                    .transpose()?,
                 created_at: time(r.try_get("created_at")?)?,
             })
         })
