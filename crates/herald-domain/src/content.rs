@@ -137,7 +137,7 @@ impl CompiledEmail {
 
     /// Compiles with field names under `prefix` (`content` or
     /// `content.locales.<tag>`) and the campaign's missing-value policy,
-    /// expanding `fragments` into each field first.
+    /// with the `fragments` each field includes.
     pub fn compile_named(
         email: &EmailContent,
         prefix: &str,
@@ -146,12 +146,12 @@ impl CompiledEmail {
     ) -> Result<CompiledEmail, CompileError> {
         let compile = |field: &str, src: &str| {
             let field = format!("{prefix}.email.{field}");
-            let expanded =
-                fragment::expand(src, fragments).map_err(|errors| CompileError::Fragment {
+            fragment::compile(src, fragments)
+                .map_err(|errors| CompileError::Fragment {
                     field: field.clone(),
                     errors,
-                })?;
-            Template::compile(&expanded).map_err(|errors| CompileError::Template { field, errors })
+                })?
+                .map_err(|errors| CompileError::Template { field, errors })
         };
         let opt = |field: &str, src: &Option<String>| {
             src.as_deref().map(|s| compile(field, s)).transpose()

@@ -7,7 +7,7 @@
 //! of nesting is allowed (a fragment may include another fragment, which
 //! may not include a third), and at most 30 inclusions per field.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -120,7 +120,10 @@ pub struct FragmentTag {
     /// Byte range of the whole tag.
     pub start: usize,
     pub end: usize,
+    /// The stored fragment's id (`ajo:` and any `/<variant>` removed).
     pub id: String,
+    /// The id as written in the tag: the template engine looks it up so.
+    pub raw_id: String,
 }
 
 /// Something wrong with the fragments of one source.
@@ -162,14 +165,23 @@ pub fn scan(source: &str) -> Vec<Result<FragmentTag, FragmentError>> {
         };
         let end = i + close_rel + 2;
         let body = source[i + "fragment".len()..i + close_rel].trim_end_matches('~');
-        out.push(parse_attributes(body, start).map(|id| FragmentTag { start, end, id }));
+        out.push(
+            parse_attributes(body, start).map(|(id, raw_id)| FragmentTag {
+                start,
+                end,
+                id,
+                raw_id,
+            }),
+        );
         from = end;
     }
     out
 }
 
-/// `id='ajo:…' mode='inline'` → the fragment id.
-fn parse_attributes(body: &str, offset: usize) -> Result<String, FragmentError> {
+/// `id='ajo:…' mode='inline' render=false name=value …` → (stored id, id as
+/// written). Only `id` matters here; the other attributes (`mode`,
+/// `render`, field overrides) are the template engine's to parse.
+fn parse_attributes(body: &str, offset: usize) -> Result<(String, String), FragmentError> {
     let err = |message: String| FragmentError {
         code: "fragment_syntax",
         message,
@@ -180,40 +192,39 @@ fn parse_attributes(body: &str, offset: usize) -> Result<String, FragmentError> 
     while !rest.is_empty() {
         let Some(eq) = rest.find('=') else {
             return Err(err(format!(
-                "`{rest}` in a fragment tag is not a name='value' attribute"
+                "`{rest}` in a fragment tag is not a name=value attribute"
             )));
         };
         let name = rest[..eq].trim();
         let after = rest[eq + 1..].trim_start();
-        let quote = after.chars().next().filter(|c| *c == '\'' || *c == '"');
-        let Some(q) = quote else {
-            return Err(err(format!(
-                "the value of fragment attribute `{name}` must be quoted"
-            )));
-        };
-        let Some(close) = after[1..].find(q) else {
-            return Err(err(format!(
-                "the value of fragment attribute `{name}` is not closed"
-            )));
-        };
-        let value = &after[1..1 + close];
-        rest = after[close + 2..].trim_start();
-        match name {
-            "id" => {
-                let v = value.strip_prefix("ajo:").unwrap_or(value);
-                // The reference's `<fragmentId>/<variantId>`: one variant here.
-                let v = v.split('/').next().unwrap_or("").trim();
-                if v.is_empty() {
-                    return Err(err("the fragment id is empty".into()));
-                }
-                id = Some(v.to_string());
+        let (value, quoted, next) = match after.chars().next() {
+            Some(q @ ('\'' | '"')) => {
+                let Some(close) = after[1..].find(q) else {
+                    return Err(err(format!(
+                        "the value of fragment attribute `{name}` is not closed"
+                    )));
+                };
+                (&after[1..1 + close], true, &after[close + 2..])
             }
-            "mode" => {}
-            other => {
-                return Err(err(format!(
-                    "fragment attribute `{other}` is not supported (only id and mode)"
-                )));
+            _ => {
+                let len = after.find(char::is_whitespace).unwrap_or(after.len());
+                (&after[..len], false, &after[len..])
             }
+        };
+        rest = next.trim_start();
+        if name == "id" {
+            if !quoted {
+                return Err(err(
+                    "the fragment id must be quoted: id='ajo:<fragmentId>'".into()
+                ));
+            }
+            let v = value.strip_prefix("ajo:").unwrap_or(value);
+            // The reference's `<fragmentId>/<variantId>`: one variant here.
+            let v = v.split('/').next().unwrap_or("").trim();
+            if v.is_empty() {
+                return Err(err("the fragment id is empty".into()));
+            }
+            id = Some((v.to_string(), value.to_string()));
         }
     }
     id.ok_or_else(|| err("`{{fragment}}` needs an id='ajo:<fragmentId>' attribute".into()))
@@ -228,12 +239,17 @@ pub fn referenced_ids(source: &str) -> Vec<String> {
         .collect()
 }
 
-/// `source` with every fragment tag replaced by the fragment's content (one
-/// level of nesting), or every problem found.
-pub fn expand(source: &str, fragments: &Fragments) -> Result<String, Vec<FragmentError>> {
+/// The fragment sources `source` needs, keyed as its tags write their ids
+/// (one level of nesting included), for
+/// [`herald_template::Template::compile_with_fragments`], which renders them
+/// in place. Checks what the engine can only find while rendering: unknown
+/// ids, nesting deeper than one level, more than 30 inclusions.
+pub fn resolve(
+    source: &str,
+    fragments: &Fragments,
+) -> Result<HashMap<String, String>, Vec<FragmentError>> {
     let mut errors = Vec::new();
-    let mut out = String::with_capacity(source.len());
-    let mut last = 0;
+    let mut sources = HashMap::new();
     let mut inclusions = 0;
     for tag in scan(source) {
         let tag = match tag {
@@ -243,8 +259,6 @@ pub fn expand(source: &str, fragments: &Fragments) -> Result<String, Vec<Fragmen
                 continue;
             }
         };
-        out.push_str(&source[last..tag.start]);
-        last = tag.end;
         inclusions += 1;
         let Some(f) = fragments.get(&tag.id) else {
             errors.push(FragmentError {
@@ -254,8 +268,8 @@ pub fn expand(source: &str, fragments: &Fragments) -> Result<String, Vec<Fragmen
             });
             continue;
         };
+        sources.insert(tag.raw_id.clone(), f.content.clone());
         // The fragment's own inclusions: one level, no deeper.
-        let mut inner_last = 0;
         for inner in scan(&f.content) {
             let inner = match inner {
                 Ok(t) => t,
@@ -268,8 +282,6 @@ pub fn expand(source: &str, fragments: &Fragments) -> Result<String, Vec<Fragmen
                     continue;
                 }
             };
-            out.push_str(&f.content[inner_last..inner.start]);
-            inner_last = inner.end;
             inclusions += 1;
             let Some(g) = fragments.get(&inner.id) else {
                 errors.push(FragmentError {
@@ -293,11 +305,9 @@ pub fn expand(source: &str, fragments: &Fragments) -> Result<String, Vec<Fragmen
                 });
                 continue;
             }
-            out.push_str(&g.content);
+            sources.insert(inner.raw_id, g.content.clone());
         }
-        out.push_str(&f.content[inner_last..]);
     }
-    out.push_str(&source[last..]);
     if inclusions > MAX_INCLUSIONS_PER_FIELD {
         errors.push(FragmentError {
             code: "too_many_fragments",
@@ -308,10 +318,26 @@ pub fn expand(source: &str, fragments: &Fragments) -> Result<String, Vec<Fragmen
         });
     }
     if errors.is_empty() {
-        Ok(out)
+        Ok(sources)
     } else {
         Err(errors)
     }
+}
+
+/// Compiles `source` with the fragments it includes.
+pub fn compile(
+    source: &str,
+    fragments: &Fragments,
+) -> Result<
+    Result<herald_template::Template, Vec<herald_template::TemplateError>>,
+    Vec<FragmentError>,
+> {
+    let sources = resolve(source, fragments)?;
+    Ok(herald_template::Template::compile_with_fragments(
+        source,
+        &HashMap::new(),
+        &sources,
+    ))
 }
 
 #[cfg(test)]
@@ -348,7 +374,6 @@ mod tests {
             "{{fragment}}",
             "{{fragment id=f1}}",
             "{{fragment id='f1}}",
-            "{{fragment id='f1' render='false'}}",
             "{{fragment id='f1'",
         ] {
             let r = scan(bad);
@@ -357,7 +382,24 @@ mod tests {
     }
 
     #[test]
-    fn expands_with_one_level_of_nesting_and_let_flows() {
+    fn engine_attributes_are_left_to_the_engine() {
+        let src = "{{fragment id='ajo:f1/v2' render=false mode='inline' title=\"Hi\"}}";
+        let tags: Vec<_> = scan(src).into_iter().map(Result::unwrap).collect();
+        assert_eq!(tags[0].id, "f1");
+        assert_eq!(tags[0].raw_id, "ajo:f1/v2");
+        assert!(scan("{{fragment id=f1}}")[0].is_err(), "an unquoted id");
+    }
+
+    fn render(src: &str, f: &Fragments) -> String {
+        compile(src, f)
+            .unwrap()
+            .unwrap()
+            .render(&serde_json::json!({}), herald_template::OutputMode::Text)
+            .unwrap()
+    }
+
+    #[test]
+    fn renders_with_one_level_of_nesting_and_let_flows() {
         let f = frags(&[
             (
                 "header",
@@ -365,13 +407,15 @@ mod tests {
             ),
             ("logo", "LOGO"),
         ]);
-        let out = expand("{{fragment id='ajo:header'}} {{greeting}}", &f).unwrap();
-        assert_eq!(out, "{% let greeting = \"Hi\" %}[LOGO] {{greeting}}");
-        let t = herald_template::Template::compile(&out).unwrap();
-        let r = t
-            .render(&serde_json::json!({}), herald_template::OutputMode::Text)
-            .unwrap();
-        assert_eq!(r, "[LOGO] Hi");
+        assert_eq!(
+            render("{{fragment id='ajo:header'}} {{greeting}}", &f),
+            "[LOGO] Hi"
+        );
+        // render=false keeps only the variables it sets.
+        assert_eq!(
+            render("{{fragment id='header' render=false}}{{greeting}}", &f),
+            "Hi"
+        );
     }
 
     #[test]
@@ -382,19 +426,19 @@ mod tests {
             ("c", "C"),
             ("x", "X"),
         ]);
-        let e = expand("{{fragment id='nope'}}", &f).unwrap_err();
+        let e = resolve("{{fragment id='nope'}}", &f).unwrap_err();
         assert_eq!(e[0].code, "unknown_fragment");
-        let e = expand("text {{fragment id='a'}}", &f).unwrap_err();
+        let e = resolve("text {{fragment id='a'}}", &f).unwrap_err();
         assert_eq!(e[0].code, "fragment_nesting_too_deep");
         assert_eq!(e[0].offset, 5);
-        assert_eq!(expand("{{fragment id='b'}}", &f).unwrap(), "B C");
+        assert_eq!(render("{{fragment id='b'}}", &f), "B C");
         let many = "{{fragment id='x'}}".repeat(30);
-        assert_eq!(expand(&many, &f).unwrap(), "X".repeat(30));
+        assert_eq!(render(&many, &f), "X".repeat(30));
         let too_many = "{{fragment id='x'}}".repeat(31);
-        let e = expand(&too_many, &f).unwrap_err();
+        let e = resolve(&too_many, &f).unwrap_err();
         assert_eq!(e[0].code, "too_many_fragments");
         // Nested inclusions count too: 15 × (b + c) = 30 is fine, 16 is not.
-        assert!(expand(&"{{fragment id='b'}}".repeat(15), &f).is_ok());
-        assert!(expand(&"{{fragment id='b'}}".repeat(16), &f).is_err());
+        assert!(resolve(&"{{fragment id='b'}}".repeat(15), &f).is_ok());
+        assert!(resolve(&"{{fragment id='b'}}".repeat(16), &f).is_err());
     }
 }

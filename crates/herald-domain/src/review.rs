@@ -378,7 +378,7 @@ fn check_template(
             });
         }
     }
-    let expanded = match fragment::expand(field.source, fragments) {
+    let sources = match fragment::resolve(field.source, fragments) {
         Ok(x) => x,
         Err(errors) => {
             for e in errors {
@@ -427,14 +427,18 @@ fn check_template(
     if broken {
         return;
     }
-    match herald_template::Template::compile(&expanded) {
+    match herald_template::Template::compile_with_fragments(
+        field.source,
+        &std::collections::HashMap::new(),
+        &sources,
+    ) {
         Err(errors) => {
             for e in errors {
                 checks.push(Check::error(
                     "template_syntax",
                     &field.pointer,
                     format!(
-                        "{} with its fragments ({}) expanded: {}",
+                        "{} with its fragments ({}): {}",
                         field.name,
                         ids.join(", "),
                         e.message
