@@ -121,6 +121,17 @@ async fn proofs_are_validated_stored_as_proofs_and_never_counted() {
     .await
     .problem(404, None);
 
+    // No such channel configuration: 422 naming the field.
+    let mut def = campaign_def("no-such-config");
+    def["name"] = json!("Orphan");
+    let orphan = s.create_campaign(&def).await;
+    s.post(
+        &format!("/v1/campaigns/{}/proofs", orphan["id"].as_str().unwrap()),
+        &json!({"addresses": ["a@example.com"]}),
+    )
+    .await
+    .problem(422, Some("/action/channelConfigurationId"));
+
     // A template error: 422 naming the field.
     let mut def = campaign_def(&cfg);
     def["content"]["email"]["subject"] = json!("Hi {{profile.name");
