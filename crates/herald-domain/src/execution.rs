@@ -557,6 +557,84 @@ mod tests {
     }
 
     #[test]
+    fn locales_are_assigned_and_no_locale_is_excluded_alone() {
+        use crate::language::{LocaleChooser, NewLanguageSettings};
+        let r = req(json!({"requestId": "r", "campaignId": "c", "recipients": [
+            {"type": "external", "namespace": "email", "userId": "a@example.com",
+             "profile": {"preferredLanguage": "fr-CA"}},
+            {"type": "external", "namespace": "email", "userId": "b@example.com",
+             "profile": {"preferredLanguage": "ja"}},
+            {"type": "external", "namespace": "crmId", "userId": "C-1"}]}));
+        let mut plan = plan_unitary(&r, Channel::Email, false, &HashMap::new(), ids()).unwrap();
+        let settings = NewLanguageSettings {
+            name: "eu".into(),
+            locales: vec!["en-US".into(), "fr-FR".into()],
+            preference_attribute: None,
+            rules: vec![],
+            fallback_locale: None,
+        }
+        .into_settings("l".into(), "prod".into(), Utc::now());
+        assign_locales(
+            &mut plan.messages,
+            &LocaleChooser::new(&settings),
+            &json!({}),
+        );
+        assert_eq!(plan.messages[0].locale.as_deref(), Some("fr-FR"));
+        assert_eq!(plan.messages[0].status, MessageStatus::Queued);
+        assert_eq!(plan.messages[1].status, MessageStatus::Excluded);
+        assert_eq!(
+            plan.messages[1].exclusion_reason.as_deref(),
+            Some("noLocale")
+        );
+        // Already excluded (no address) keeps its first reason.
+        assert_eq!(
+            plan.messages[2].exclusion_reason.as_deref(),
+            Some("noAddress")
+        );
+    }
+
+    #[test]
+    fn missing_values_exclude_only_the_recipient_missing_one() {
+        use crate::campaign::EmailContent;
+        let r = req(json!({"requestId": "r", "campaignId": "c", "recipients": [
+            {"type": "external", "namespace": "email", "userId": "a@example.com",
+             "profile": {"name": "Ann"}},
+            {"type": "external", "namespace": "email", "userId": "b@example.com"}]}));
+        let mut plan = plan_unitary(&r, Channel::Email, false, &HashMap::new(), ids()).unwrap();
+        let email = EmailContent {
+            subject: "Hi {{profile.name}}".into(),
+            text: Some("x".into()),
+            ..EmailContent::default()
+        };
+        let content = CompiledContent {
+            email: Some(
+                crate::content::CompiledEmail::compile_named(
+                    &email,
+                    "content",
+                    herald_template::MissingValues::Fail,
+                    &Default::default(),
+                )
+                .unwrap(),
+            ),
+            locales: Default::default(),
+        };
+        exclude_missing_values(&mut plan.messages, &content, &json!({}));
+        assert_eq!(plan.messages[0].status, MessageStatus::Queued);
+        assert_eq!(plan.messages[1].status, MessageStatus::Excluded);
+        assert_eq!(
+            plan.messages[1].exclusion_reason.as_deref(),
+            Some("missingValue")
+        );
+        assert!(
+            plan.messages[1]
+                .detail
+                .as_deref()
+                .unwrap()
+                .contains("profile.name")
+        );
+    }
+
+    #[test]
     fn context_size_counts_every_context() {
         let r = req(
             json!({"requestId": "r", "campaignId": "c", "context": {"a": "xx"},

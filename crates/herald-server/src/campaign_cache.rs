@@ -7,6 +7,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 
 use herald_domain::campaign::{Campaign, CampaignVersion};
 use herald_domain::content::CompiledContent;
+use herald_domain::language::LocaleChooser;
 use herald_store::{Store, StoreError};
 
 #[derive(Debug)]
@@ -16,6 +17,8 @@ pub struct LiveCampaign {
     /// The live version's content, compiled on first need (campaigns with
     /// `missingValues: "fail"` render at execution time to exclude).
     compiled: OnceLock<Option<CompiledContent>>,
+    /// The live version's language settings with their rules compiled.
+    chooser: OnceLock<Option<LocaleChooser>>,
 }
 
 impl LiveCampaign {
@@ -26,6 +29,17 @@ impl LiveCampaign {
             .get_or_init(|| {
                 let v = self.version.as_ref()?;
                 CompiledContent::compile(&v.definition, &v.fragments).ok()
+            })
+            .as_ref()
+    }
+
+    /// The locale chooser of a multilingual live version, built once.
+    pub fn locale_chooser(&self) -> Option<&LocaleChooser> {
+        self.chooser
+            .get_or_init(|| {
+                let v = self.version.as_ref()?;
+                v.definition.language_settings_id.as_ref()?;
+                v.language_settings.as_ref().map(LocaleChooser::new)
             })
             .as_ref()
     }
@@ -62,6 +76,7 @@ impl CampaignCache {
             campaign,
             version,
             compiled: OnceLock::new(),
+            chooser: OnceLock::new(),
         });
         if let Ok(mut m) = self.entries.write()
             && self.generation.load(Ordering::Acquire) == generation

@@ -22,7 +22,7 @@ use crate::routes::{
         campaigns::review, campaigns::activate, campaigns::stop, campaigns::simulate, proofs::create, campaigns::curl, campaigns::report,
         profiles::put, profiles::get_one,
         executions::unitary, executions::get_one,
-        messages::get_one,
+        messages::list, messages::get_one,
         health::health,
     ),
     modifiers(&BearerAuth),

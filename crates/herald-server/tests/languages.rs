@@ -27,6 +27,15 @@ fn ml_def(cfg: &str, settings_id: &str) -> Value {
     def
 }
 
+async fn review_of(s: &Server, def: &Value) -> Value {
+    let c = s.create_campaign(def).await;
+    let id = c["id"].as_str().unwrap();
+    s.post_empty(&format!("/v1/campaigns/{id}/review"))
+        .await
+        .ok(200)
+        .clone()
+}
+
 fn checks(v: &Value) -> Vec<(String, String, String)> {
     v["checks"]
         .as_array()
@@ -191,6 +200,22 @@ async fn review_checks_every_locale() {
         "error".into(),
         "/languageSettingsId".into()
     )));
+
+    // content.locales without languageSettingsId: a review error.
+    let mut def = campaign_def(&cfg);
+    def["content"]["locales"] = json!({"fr-FR": email("Bonjour")});
+    let b = review_of(&s, &def).await;
+    assert!(checks(&b).contains(&(
+        "locales_without_language_settings".into(),
+        "error".into(),
+        "/content/locales".into()
+    )));
+    // A locale key that is not BCP 47 is refused on create.
+    let mut def = ml_def(&cfg, &no_fallback);
+    def["content"]["locales"]["fr_FR"] = email("Bonjour");
+    s.post("/v1/campaigns", &def)
+        .await
+        .problem(400, Some("/content/locales/fr_FR"));
 
     // languageSettingsId without content.locales is refused on create.
     let mut def = campaign_def(&cfg);

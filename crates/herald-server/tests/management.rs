@@ -631,8 +631,26 @@ async fn openapi_and_docs() {
         "/v1/campaigns/{id}",
         "/v1/channel-configurations",
         "/ajo/im/health",
+        "/v1/language-settings",
+        "/v1/language-settings/{id}",
+        "/v1/fragments",
+        "/v1/fragments/{id}",
+        "/v1/fragments/{id}/versions/{version}",
+        "/v1/campaigns/{id}/proofs",
+        "/v1/messages",
     ] {
         assert!(doc["paths"][p].is_object(), "{p} missing from openapi.json");
+    }
+    for schema in [
+        "LanguageSettings",
+        "NewLanguageSettings",
+        "Fragment",
+        "ProofRequest",
+    ] {
+        assert!(
+            doc["components"]["schemas"][schema].is_object(),
+            "schema {schema} missing from openapi.json"
+        );
     }
     let d = s.raw(Method::GET, "/docs/", None, &[], false).await;
     assert_eq!(d.status, 200, "{}", d.text);

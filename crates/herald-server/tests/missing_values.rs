@@ -37,6 +37,12 @@ async fn a_recipient_missing_a_value_is_excluded_with_the_path_and_others_go() {
             .contains("profile.person.name.firstName"),
         "{bob}"
     );
+    let l = s
+        .get(&format!("/v1/messages?campaignId={id}&status=excluded"))
+        .await;
+    let items = l.ok(200)["items"].as_array().unwrap().clone();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["userId"], "bob@example.com");
     let report = s.report(&id).await;
     assert_eq!(report["excluded"]["byReason"]["missingValue"], 1);
     assert_eq!(report["byStatus"]["queued"], 1);

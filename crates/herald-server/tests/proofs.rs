@@ -63,6 +63,36 @@ async fn proofs_are_validated_stored_as_proofs_and_never_counted() {
     assert_eq!(report["targeted"], 0, "{report}");
     assert_eq!(report["byStatus"]["queued"], 0);
 
+    // Nor do message listings, unless asked.
+    let l = s.get(&format!("/v1/messages?campaignId={id}")).await;
+    assert_eq!(l.ok(200)["items"], json!([]), "{}", l.text);
+    let l = s
+        .get(&format!(
+            "/v1/messages?campaignId={id}&includeProofs=true&limit=2"
+        ))
+        .await;
+    let page = l.ok(200).clone();
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    assert!(
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["proof"] == true)
+    );
+    let next = page["next"].as_str().unwrap();
+    let l = s
+        .get(&format!(
+            "/v1/messages?campaignId={id}&includeProofs=true&limit=2&cursor={next}"
+        ))
+        .await;
+    let page = l.ok(200).clone();
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
+    assert!(page["next"].is_null());
+    s.get("/v1/messages?status=bogus")
+        .await
+        .problem(400, Some("/status"));
+
     // Bad input: pointers.
     let r = s
         .post(
@@ -90,6 +120,17 @@ async fn proofs_are_validated_stored_as_proofs_and_never_counted() {
     )
     .await
     .problem(404, None);
+
+    // No such channel configuration: 422 naming the field.
+    let mut def = campaign_def("no-such-config");
+    def["name"] = json!("Orphan");
+    let orphan = s.create_campaign(&def).await;
+    s.post(
+        &format!("/v1/campaigns/{}/proofs", orphan["id"].as_str().unwrap()),
+        &json!({"addresses": ["a@example.com"]}),
+    )
+    .await
+    .problem(422, Some("/action/channelConfigurationId"));
 
     // A template error: 422 naming the field.
     let mut def = campaign_def(&cfg);

@@ -116,6 +116,8 @@ pub trait Store: Send + Sync + 'static {
         sandbox: &str,
         execution_id: &str,
     ) -> Result<Vec<Message>>;
+    /// Messages matching `filter` (without their history).
+    async fn list_messages(&self, sandbox: &str, filter: &MessageFilter) -> Result<Vec<Message>>;
     /// The message with its status history.
     async fn get_message(&self, sandbox: &str, id: &str) -> Result<Option<Message>>;
     /// A campaign's messages counted by status and by exclusion reason;

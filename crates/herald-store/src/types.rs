@@ -85,6 +85,19 @@ impl OutcomeKind {
     }
 }
 
+/// Which messages `Store::list_messages` returns, in id (creation) order.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MessageFilter {
+    pub campaign_id: Option<String>,
+    pub execution_id: Option<String>,
+    pub status: Option<MessageStatus>,
+    /// Proofs are left out unless asked for.
+    pub include_proofs: bool,
+    /// Only messages whose id sorts after this one (keyset pagination).
+    pub after: Option<String>,
+    pub limit: usize,
+}
+
 /// Counters of a campaign's messages.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct MessageCounts {

@@ -56,7 +56,7 @@ pub(crate) async fn load(state: &AppState, caller: &Caller, id: &str) -> ApiResu
 }
 
 /// A query string that does not parse, as problem JSON naming the parameter.
-fn query_problem(e: QueryRejection) -> Problem {
+pub(crate) fn query_problem(e: QueryRejection) -> Problem {
     let text = e.body_text();
     let detail = text
         .strip_prefix("Failed to deserialize query string: ")

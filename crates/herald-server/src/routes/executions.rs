@@ -20,7 +20,6 @@ use herald_domain::execution::{
 };
 use herald_domain::ids::new_id;
 use herald_domain::json::canonical_hash;
-use herald_domain::language::LocaleChooser;
 use herald_domain::profile::{Profile, ProfileOrigin, normalize_identity};
 use herald_store::{AcceptOutcome, NewExecution};
 
@@ -123,12 +122,9 @@ async fn unitary_inner(state: &AppState, caller: &Caller, body: &[u8]) -> ApiRes
     })?;
 
     let mut plan = plan;
-    if def.language_settings_id.is_some()
-        && let Some(settings) = &version.language_settings
-    {
-        let chooser = LocaleChooser::new(settings);
+    if let Some(chooser) = live.locale_chooser() {
         let context = req.context.clone().unwrap_or_else(|| json!({}));
-        assign_locales(&mut plan.messages, &chooser, &context);
+        assign_locales(&mut plan.messages, chooser, &context);
     }
     if def.missing_values == MissingValues::Fail
         && let Some(content) = live.compiled()

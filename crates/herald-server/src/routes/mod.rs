@@ -72,6 +72,7 @@ pub fn authenticated() -> Router<AppState> {
         .route("/ajo/im/executions/unitary", post(executions::unitary))
         .route("/v1/executions/unitary", post(executions::unitary))
         .route("/v1/executions/{id}", get(executions::get_one))
+        .route("/v1/messages", get(messages::list))
         .route("/v1/messages/{id}", get(messages::get_one))
 }
 

@@ -102,6 +102,26 @@ pub async fn create(
             ),
         ));
     }
+    let cfg_id = &c.definition.action.channel_configuration_id;
+    if state
+        .store
+        .get_channel_configuration(&c.sandbox, cfg_id)
+        .await?
+        .and_then(|cfg| cfg.email)
+        .is_none()
+    {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown-channel-configuration",
+            "No email channel configuration",
+            format!("the campaign's channel configuration '{cfg_id}' does not exist in this sandbox or has no email settings"),
+        )
+        .with_errors(vec![FieldError::new(
+            "/action/channelConfigurationId",
+            "unknown_channel_configuration",
+            format!("no email channel configuration '{cfg_id}' exists in this sandbox"),
+        )]));
+    }
     let (profile, context) = sample_data(
         &state,
         &caller,

@@ -9,7 +9,7 @@ use herald_domain::execution::Execution;
 use herald_domain::message::{Message, MessageEvent, MessageStatus};
 
 use super::codec::*;
-use crate::types::MessageCounts;
+use crate::types::{MessageCounts, MessageFilter};
 use crate::{Result, StoreError};
 
 pub fn row_to_execution(r: &SqliteRow) -> Result<Execution> {
@@ -103,6 +103,29 @@ pub async fn list_execution_messages(
     ))
     .bind(sandbox)
     .bind(execution_id)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(row_to_message).collect()
+}
+
+pub async fn list_messages(
+    pool: &SqlitePool,
+    sandbox: &str,
+    f: &MessageFilter,
+) -> Result<Vec<Message>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages
+         WHERE sandbox = ?1 AND (?2 IS NULL OR campaign_id = ?2) AND (?3 IS NULL OR execution_id = ?3)
+           AND (?4 IS NULL OR status = ?4) AND (?5 OR proof = 0) AND (?6 IS NULL OR id > ?6)
+         ORDER BY id LIMIT ?7"
+    ))
+    .bind(sandbox)
+    .bind(&f.campaign_id)
+    .bind(&f.execution_id)
+    .bind(f.status.map(|s| s.as_str()))
+    .bind(f.include_proofs)
+    .bind(&f.after)
+    .bind(f.limit as i64)
     .fetch_all(pool)
     .await?;
     rows.iter().map(row_to_message).collect()

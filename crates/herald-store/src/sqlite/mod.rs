@@ -268,6 +268,9 @@ impl Store for SqliteStore {
     ) -> Result<Vec<Message>> {
         messages::list_execution_messages(&self.read, sandbox, execution_id).await
     }
+    async fn list_messages(&self, sandbox: &str, filter: &MessageFilter) -> Result<Vec<Message>> {
+        messages::list_messages(&self.read, sandbox, filter).await
+    }
     async fn get_message(&self, sandbox: &str, id: &str) -> Result<Option<Message>> {
         messages::get_message(&self.read, sandbox, id).await
     }
