@@ -1,11 +1,14 @@
 //! Fragments: reusable named content blocks, included in any content field
 //! with `{{fragment id='ajo:<id>'}}` (or `id='<id>'`; single or double
-//! quotes; `mode='inline'` accepted and ignored).
+//! quotes; `mode`, `render=false` and field overrides as the reference has
+//! them).
 //!
-//! Fragments are expanded textually before the field is compiled, so `let`
-//! variables flow between a field and its fragments naturally. One level
-//! of nesting is allowed (a fragment may include another fragment, which
-//! may not include a third), and at most 30 inclusions per field.
+//! This module finds the ids a field includes, so activation can pin their
+//! versions and review can check them; the template engine renders them in
+//! place (`Template::compile_with_fragments`: shared `let` variables, the
+//! root scope, `render=false`). One level of nesting is allowed (a fragment
+//! may include another fragment, which may not include a third), and at
+//! most 30 inclusions per field.
 
 use std::collections::{BTreeMap, HashMap};
 
