@@ -194,12 +194,21 @@ impl CompiledEmail {
 
     /// Every `profile.` and `context.` path the content reads.
     pub fn variables(&self) -> BTreeSet<String> {
-        let mut all = self.subject.variables();
+        self.collect(Template::variables)
+    }
+
+    /// The paths among [`CompiledEmail::variables`] that are iterated lists.
+    pub fn list_variables(&self) -> BTreeSet<String> {
+        self.collect(Template::list_variables)
+    }
+
+    fn collect(&self, of: fn(&Template) -> BTreeSet<String>) -> BTreeSet<String> {
+        let mut all = of(&self.subject);
         for t in [&self.preheader, &self.html, &self.text]
             .into_iter()
             .flatten()
         {
-            all.extend(t.variables());
+            all.extend(of(t));
         }
         all
     }
@@ -255,9 +264,18 @@ impl CompiledContent {
 
     /// Every variable read by any locale's content.
     pub fn variables(&self) -> BTreeSet<String> {
+        self.collect(CompiledEmail::variables)
+    }
+
+    /// Every iterated list of any locale's content.
+    pub fn list_variables(&self) -> BTreeSet<String> {
+        self.collect(CompiledEmail::list_variables)
+    }
+
+    fn collect(&self, of: fn(&CompiledEmail) -> BTreeSet<String>) -> BTreeSet<String> {
         let mut all = BTreeSet::new();
         for e in self.email.iter().chain(self.locales.values()) {
-            all.extend(e.variables());
+            all.extend(of(e));
         }
         all
     }

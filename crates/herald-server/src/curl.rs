@@ -1,6 +1,8 @@
 //! The campaign page's ready-made cURL request: every `context.` and
 //! `profile.` variable the content reads, filled with placeholders.
 
+use std::collections::BTreeSet;
+
 use serde_json::{Map, Value, json};
 
 use herald_domain::campaign::Campaign;
@@ -18,14 +20,15 @@ pub fn build(
     if def.content.email.is_none() && def.content.locales.is_empty() {
         return Err(CompileError::Missing("email".into()));
     }
-    let vars = CompiledContent::compile(def, fragments)?.variables();
+    let compiled = CompiledContent::compile(def, fragments)?;
+    let lists = compiled.list_variables();
     let mut context = Value::Object(Map::new());
     let mut profile = Value::Object(Map::new());
-    for v in &vars {
+    for v in &compiled.variables() {
         if let Some(rest) = v.strip_prefix("context.") {
-            insert_path(&mut context, rest);
+            insert_path(&mut context, "context", rest, &lists);
         } else if let Some(rest) = v.strip_prefix("profile.") {
-            insert_path(&mut profile, rest);
+            insert_path(&mut profile, "profile", rest, &lists);
         }
     }
     let namespace = if def.audience.identity_namespace.is_empty() {
@@ -58,21 +61,39 @@ pub fn build(
     ))
 }
 
-/// Sets `a.b.c` to a placeholder, creating objects on the way; a path that
-/// both holds a value and has children keeps the children.
-fn insert_path(root: &mut Value, path: &str) {
+/// Sets `a.b.c` to a placeholder, creating objects on the way — or a
+/// one-item array where `{{#each}}` iterates the path (`lists` holds full
+/// paths under `root`); a path that both holds a value and has children
+/// keeps the children.
+fn insert_path(root: &mut Value, root_name: &str, path: &str, lists: &BTreeSet<String>) {
     let parts: Vec<&str> = path.split('.').filter(|p| !p.is_empty()).collect();
+    let mut full = root_name.to_string();
     let mut cur = root;
     for (i, part) in parts.iter().enumerate() {
         let last = i + 1 == parts.len();
+        full.push('.');
+        full.push_str(part);
+        let is_list = lists.contains(&full);
         let Value::Object(map) = cur else { return };
-        let entry = map.entry(part.to_string()).or_insert_with(|| {
-            if last {
-                json!(format!("<{path}>"))
-            } else {
-                json!({})
+        let entry = map
+            .entry(part.to_string())
+            .or_insert_with(|| match (is_list, last) {
+                (true, true) => json!([format!("<{path} item>")]),
+                (true, false) => json!([{}]),
+                (false, true) => json!(format!("<{path}>")),
+                (false, false) => json!({}),
+            });
+        if is_list && !last {
+            // Items with fields: the one item is an object.
+            if !entry.get(0).is_some_and(Value::is_object) {
+                *entry = json!([{}]);
             }
-        });
+            match entry.get_mut(0) {
+                Some(item) => cur = item,
+                None => return,
+            }
+            continue;
+        }
         if !last && !entry.is_object() {
             *entry = json!({});
         }
@@ -86,14 +107,31 @@ mod tests {
 
     #[test]
     fn nested_paths_become_objects() {
+        let none = BTreeSet::new();
         let mut v = json!({});
-        insert_path(&mut v, "order.id");
-        insert_path(&mut v, "order.items");
-        insert_path(&mut v, "order.items.name");
-        insert_path(&mut v, "shop");
+        for p in ["order.id", "order.items", "order.items.name", "shop"] {
+            insert_path(&mut v, "context", p, &none);
+        }
         assert_eq!(
             v,
             json!({"order": {"id": "<order.id>", "items": {"name": "<order.items.name>"}}, "shop": "<shop>"})
+        );
+    }
+
+    #[test]
+    fn iterated_paths_become_one_item_arrays() {
+        let lists: BTreeSet<String> = ["context.order.items", "context.tags"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        let mut v = json!({});
+        for p in ["order.items", "order.items.name", "order.items.qty", "tags"] {
+            insert_path(&mut v, "context", p, &lists);
+        }
+        assert_eq!(
+            v,
+            json!({"order": {"items": [{"name": "<order.items.name>", "qty": "<order.items.qty>"}]},
+                   "tags": ["<tags item>"]})
         );
     }
 }
