@@ -221,28 +221,19 @@ async fn transact(
     cmds: &[Command],
     reclaim: bool,
 ) -> Result<Vec<Reply>> {
-    sqlx::query("PRAGMA synchronous = NORMAL")
+    // Two statements per round trip to sqlx's worker thread: at light load
+    // a batch is one command, and these fixed statements are most of it.
+    let begun = sqlx::query("PRAGMA synchronous = NORMAL; BEGIN IMMEDIATE")
         .execute(&mut *conn)
-        .await?;
-    let out = transact_normal(conn, cmds, reclaim).await;
-    let full = sqlx::query("PRAGMA synchronous = FULL")
-        .execute(&mut *conn)
-        .await;
-    let out = out?;
-    full?;
-    Ok(out)
-}
-
-async fn transact_normal(
-    conn: &mut SqliteConnection,
-    cmds: &[Command],
-    reclaim: bool,
-) -> Result<Vec<Reply>> {
-    sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-    let applied = apply(conn, cmds, reclaim).await;
+        .await
+        .map_err(StoreError::from);
+    let applied = match begun {
+        Ok(_) => apply(conn, cmds, reclaim).await,
+        Err(e) => Err(e),
+    };
     let commit_started = Instant::now();
     let out = match applied {
-        Ok(v) => sqlx::query("COMMIT")
+        Ok(v) => sqlx::query("COMMIT; PRAGMA synchronous = FULL")
             .execute(&mut *conn)
             .await
             .map(|_| v)
@@ -256,7 +247,12 @@ async fn transact_normal(
         std::sync::atomic::Ordering::Relaxed,
     );
     if out.is_err() {
+        // Whatever step failed, leave no transaction open and the
+        // connection back at FULL for the management writes.
         let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+        sqlx::query("PRAGMA synchronous = FULL")
+            .execute(&mut *conn)
+            .await?;
     }
     out
 }
