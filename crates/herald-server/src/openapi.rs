@@ -8,7 +8,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::AppState;
 use crate::routes::{
     campaigns, channel_configurations, executions, fragments, health, language_settings, messages,
-    profiles, proofs,
+    profiles, proofs, reports,
 };
 
 #[derive(OpenApi)]
@@ -19,7 +19,7 @@ use crate::routes::{
         language_settings::create, language_settings::list, language_settings::get_one,
         fragments::create, fragments::list, fragments::get_one, fragments::put, fragments::get_version, fragments::delete,
         campaigns::create, campaigns::list, campaigns::get_one, campaigns::patch, campaigns::delete,
-        campaigns::review, campaigns::activate, campaigns::stop, campaigns::simulate, proofs::create, campaigns::curl, campaigns::report,
+        campaigns::review, campaigns::activate, campaigns::stop, campaigns::simulate, proofs::create, campaigns::curl, reports::campaign, reports::execution,
         profiles::put, profiles::get_one,
         executions::unitary, executions::get_one,
         messages::list, messages::get_one,

@@ -602,6 +602,52 @@ async fn report_has_every_counter() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn execution_report_counts_only_that_execution() {
+    let s = start().await;
+    let c = s.live_campaign().await;
+    let mut first = unitary(&c, "req-exec-report-1");
+    first["recipients"] = json!([
+        {"type": "external", "namespace": "email", "userId": "a@example.com"},
+        {"type": "external", "namespace": "crmId", "userId": "CRM-1"}
+    ]);
+    let e1 = s.fire(&first).await.json["executionId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let e2 = s.fire(&unitary(&c, "req-exec-report-2")).await.json["executionId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r1 = s.get(&format!("/v1/executions/{e1}/report")).await;
+    let r1 = r1.ok(200);
+    assert_eq!(r1["executionId"], json!(e1));
+    assert_eq!(r1["requestId"], "req-exec-report-1");
+    assert_eq!(r1["campaignId"], json!(c));
+    assert_eq!(r1["targeted"], 2, "{r1}");
+    assert_eq!(r1["excluded"]["byReason"]["noAddress"], 1, "{r1}");
+    let r2 = s
+        .get(&format!("/v1/executions/{e2}/report?window=24h"))
+        .await;
+    let r2 = r2.ok(200);
+    assert_eq!(
+        (r2["targeted"].clone(), r2["window"].clone()),
+        (json!(1), json!("24h"))
+    );
+    assert_eq!(
+        s.report(&c).await["targeted"],
+        3,
+        "the campaign counts both"
+    );
+    let missing = s.get("/v1/executions/nope/report").await;
+    assert_eq!(missing.status, 404);
+    let bad = s
+        .get(&format!("/v1/executions/{e1}/report?window=week"))
+        .await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.json["errors"][0]["pointer"], "/window", "{}", bad.text);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_query_strings_are_problems_naming_the_parameter() {
     let s = start().await;
     let c = s.live_campaign().await;

@@ -120,12 +120,13 @@ pub trait Store: Send + Sync + 'static {
     async fn list_messages(&self, sandbox: &str, filter: &MessageFilter) -> Result<Vec<Message>>;
     /// The message with its status history.
     async fn get_message(&self, sandbox: &str, id: &str) -> Result<Option<Message>>;
-    /// A campaign's messages counted by status and by exclusion reason;
-    /// with `since`, only messages created from then on.
+    /// A campaign's (or one execution's) messages counted by status, by
+    /// exclusion reason, locale and recipient domain, proofs left out; with
+    /// `since`, only messages created from then on.
     async fn count_messages(
         &self,
         sandbox: &str,
-        campaign_id: &str,
+        scope: ReportScope<'_>,
         since: Option<DateTime<Utc>>,
     ) -> Result<MessageCounts>;
     /// Leases up to `limit` due messages to `worker` for `lease`. A message

@@ -98,11 +98,23 @@ pub struct MessageFilter {
     pub limit: usize,
 }
 
-/// Counters of a campaign's messages.
+/// Whose messages a report counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportScope<'a> {
+    Campaign(&'a str),
+    Execution(&'a str),
+}
+
+/// Counters of a campaign's (or an execution's) messages.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct MessageCounts {
     pub by_status: std::collections::BTreeMap<MessageStatus, u64>,
     pub excluded_by_reason: std::collections::BTreeMap<String, u64>,
     /// Messages per locale (multilingual campaigns).
     pub by_locale: std::collections::BTreeMap<String, u64>,
+    /// Attempts after the first, summed over the messages.
+    pub retries: u64,
+    /// Per recipient domain (lower-cased), the messages by status.
+    pub by_domain:
+        std::collections::BTreeMap<String, std::collections::BTreeMap<MessageStatus, u64>>,
 }

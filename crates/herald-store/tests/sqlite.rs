@@ -10,7 +10,7 @@ use herald_domain::channel::Channel;
 use herald_domain::execution::{Execution, PlannedMessage};
 use herald_domain::message::{MessageStatus, RenderedEmail};
 use herald_store::sqlite::SqliteStore;
-use herald_store::{AcceptOutcome, DeliveryOutcome, NewExecution, OutcomeKind, Store};
+use herald_store::{AcceptOutcome, DeliveryOutcome, NewExecution, OutcomeKind, ReportScope, Store};
 
 fn id() -> String {
     uuid::Uuid::now_v7().to_string()
@@ -119,7 +119,10 @@ async fn concurrent_accepts_share_commits_and_request_ids_stay_unique() {
     }
     assert_eq!(created, 201);
     assert_eq!(existing, 49);
-    let counts = store.count_messages("prod", "c1", None).await.unwrap();
+    let counts = store
+        .count_messages("prod", ReportScope::Campaign("c1"), None)
+        .await
+        .unwrap();
     assert_eq!(counts.by_status.get(&MessageStatus::Queued), Some(&402));
 }
 
@@ -293,7 +296,10 @@ async fn releasing_leases_requeues_only_that_workers_messages() {
         .await
         .unwrap();
     assert_eq!(store.release_leases("a").await.unwrap(), 2);
-    let counts = store.count_messages("prod", "c1", None).await.unwrap();
+    let counts = store
+        .count_messages("prod", ReportScope::Campaign("c1"), None)
+        .await
+        .unwrap();
     assert_eq!(counts.by_status.get(&MessageStatus::Queued), Some(&2));
     assert_eq!(counts.by_status.get(&MessageStatus::Sending), Some(&2));
 }
@@ -313,4 +319,122 @@ async fn sandboxes_do_not_see_each_other() {
             .unwrap()
             .is_none()
     );
+}
+
+#[tokio::test]
+async fn counts_are_scoped_and_carry_retries_and_domains() {
+    let (_dir, store) = open().await;
+    let mut first = execution("r1", 2);
+    first.messages[1].address = Some("Ann@Other.ORG".into());
+    let first_id = first.execution.id.clone();
+    store.accept_execution(first).await.unwrap();
+    let second = execution("r2", 1);
+    let second_id = second.execution.id.clone();
+    store.accept_execution(second).await.unwrap();
+    let now = Utc::now();
+    let outcome = |id: &str, kind: OutcomeKind| DeliveryOutcome {
+        message_id: id.to_string(),
+        worker: "w".into(),
+        at: now,
+        kind,
+    };
+    // Every message fails once (a retry due at once), then one is sent and
+    // one failed for good; the third stays queued after its retry.
+    let claimed = store
+        .claim_messages("w", 10, Duration::from_secs(60), now)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 3);
+    let retries = claimed
+        .iter()
+        .map(|d| {
+            outcome(
+                &d.message_id,
+                OutcomeKind::Retry {
+                    error: "451 later".into(),
+                    retry_at: now,
+                },
+            )
+        })
+        .collect();
+    store.complete_messages(retries).await.unwrap();
+    let again = store
+        .claim_messages("w", 10, Duration::from_secs(60), now)
+        .await
+        .unwrap();
+    let by_address = |a: &str| {
+        again
+            .iter()
+            .find(|d| d.address == a)
+            .map(|d| d.message_id.clone())
+            .unwrap()
+    };
+    let rendered = RenderedEmail {
+        subject: "Hi".into(),
+        preheader: None,
+        html: None,
+        text: "Hi".into(),
+    };
+    store
+        .complete_messages(vec![
+            outcome(
+                &by_address("u0@example.com"),
+                OutcomeKind::Sent {
+                    reply: "250 OK".into(),
+                    rendered,
+                    header_message_id: "x@y".into(),
+                },
+            ),
+            outcome(
+                &by_address("Ann@Other.ORG"),
+                OutcomeKind::Failed {
+                    error: "550 no".into(),
+                    rendered: None,
+                },
+            ),
+        ])
+        .await
+        .unwrap();
+
+    let campaign = store
+        .count_messages("prod", ReportScope::Campaign("c1"), None)
+        .await
+        .unwrap();
+    assert_eq!(campaign.by_status.values().sum::<u64>(), 3);
+    assert_eq!(campaign.retries, 3, "three messages tried a second time");
+    let domains: Vec<(&str, Vec<(MessageStatus, u64)>)> = campaign
+        .by_domain
+        .iter()
+        .map(|(d, by)| (d.as_str(), by.iter().map(|(s, n)| (*s, *n)).collect()))
+        .collect();
+    assert_eq!(
+        domains,
+        vec![
+            ("example.com", vec![(MessageStatus::Sent, 1)]),
+            ("other.org", vec![(MessageStatus::Failed, 1)]),
+        ],
+        "domains are lower-cased; messages still in flight are not listed"
+    );
+
+    let one = store
+        .count_messages("prod", ReportScope::Execution(&first_id), None)
+        .await
+        .unwrap();
+    assert_eq!(one.by_status.values().sum::<u64>(), 2);
+    assert_eq!(one.retries, 2);
+    let other = store
+        .count_messages("prod", ReportScope::Execution(&second_id), None)
+        .await
+        .unwrap();
+    assert_eq!(other.by_status.values().sum::<u64>(), 1);
+    assert_eq!(
+        other.by_status.get(&MessageStatus::Sending),
+        Some(&1),
+        "{other:?}"
+    );
+    let foreign = store
+        .count_messages("other", ReportScope::Execution(&first_id), None)
+        .await
+        .unwrap();
+    assert!(foreign.by_status.is_empty(), "sandboxes stay apart");
 }

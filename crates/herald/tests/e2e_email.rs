@@ -271,6 +271,33 @@ async fn receipt_scenario(herald: &Herald, received: impl Fn() -> Vec<Vec<u8>>) 
             "{full:#}"
         );
     }
+
+    // The execution's report counts what really went out, per domain.
+    let report = herald
+        .get(&format!("/v1/executions/{execution_id}/report"))
+        .await;
+    assert_eq!(report["targeted"], 3, "{report:#}");
+    assert_eq!(report["sent"], 3, "{report:#}");
+    let domains: Vec<(String, u64)> = report["byDomain"]
+        .as_array()
+        .expect("byDomain")
+        .iter()
+        .map(|d| {
+            (
+                d["domain"].as_str().unwrap().to_string(),
+                d["sent"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        domains,
+        [
+            ("example.com".into(), 1),
+            ("example.net".into(), 1),
+            ("example.org".into(), 1)
+        ],
+        "{report:#}"
+    );
 }
 
 // ---------------------------------------------------------------------------

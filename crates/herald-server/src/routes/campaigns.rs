@@ -1,8 +1,6 @@
 //! Campaign management: create, list, read, edit, review, activate, stop,
 //! simulate, cURL helper, report.
 
-use std::collections::BTreeMap;
-
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
@@ -25,7 +23,7 @@ use herald_domain::fragment::{self, FragmentSnapshot, Fragments};
 use herald_domain::ids::new_id;
 use herald_domain::json::merge_patch;
 use herald_domain::language::{LanguageSettings, LocaleChooser, is_bcp47};
-use herald_domain::message::{MessageStatus, reasons};
+use herald_domain::message::reasons;
 use herald_domain::profile::{Identity, normalize_identity};
 use herald_domain::review::{ReviewResult, Severity, review as review_definition};
 
@@ -760,68 +758,4 @@ pub async fn curl(
     let text =
         crate::curl::build(&c, &base, &caller.sandbox, &fragments).map_err(compile_problem)?;
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text))
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct ReportQuery {
-    /// `all` (default) or `24h`: messages created in the last 24 hours.
-    window: Option<String>,
-}
-
-#[utoipa::path(get, path = "/v1/campaigns/{id}/report", tag = "campaigns", params(ReportQuery),
-    responses((status = 200, description = "Report counters (see API.md)"), (status = 400, body = Problem)))]
-pub async fn report(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    Path(id): Path<String>,
-    q: Result<Query<ReportQuery>, QueryRejection>,
-) -> ApiResult<Json<Value>> {
-    caller.require(SCOPE_MANAGE)?;
-    let Query(q) = q.map_err(query_problem)?;
-    let (window, since) = match q.window.as_deref().unwrap_or("all") {
-        "all" => ("all", None),
-        "24h" => ("24h", Some(Utc::now() - chrono::Duration::hours(24))),
-        other => {
-            return Err(Problem::bad_request(vec![FieldError::new(
-                "/window",
-                "invalid_value",
-                format!("window must be 'all' or '24h', not '{other}'"),
-            )]));
-        }
-    };
-    let c = load(&state, &caller, &id).await?;
-    let counts = state
-        .store
-        .count_messages(&caller.sandbox, &c.id, since)
-        .await?;
-    let mut report = report_json(&c.id, &counts.by_status);
-    report["window"] = json!(window);
-    report["excluded"]["byReason"] = json!(counts.excluded_by_reason);
-    report["byLocale"] = json!(counts.by_locale);
-    Ok(Json(report))
-}
-
-/// The report shape of API.md. Counters of features not built yet are 0.
-fn report_json(campaign_id: &str, counts: &BTreeMap<MessageStatus, u64>) -> Value {
-    let n = |s: MessageStatus| counts.get(&s).copied().unwrap_or(0);
-    let by_status: serde_json::Map<String, Value> = MessageStatus::ALL
-        .iter()
-        .map(|s| (s.as_str().to_string(), json!(n(*s))))
-        .collect();
-    let targeted: u64 = counts.values().sum();
-    json!({
-        "campaignId": campaign_id,
-        "window": "all",
-        "targeted": targeted,
-        "sent": n(MessageStatus::Sent) + n(MessageStatus::Delivered) + n(MessageStatus::Bounced),
-        "delivered": n(MessageStatus::Delivered),
-        "retries": 0,
-        "excluded": {"total": n(MessageStatus::Excluded), "byReason": {}},
-        "bounced": {"hard": 0, "soft": 0},
-        "errors": {"total": n(MessageStatus::Failed), "byReason": {}},
-        "opens": 0, "uniqueOpens": 0, "clicks": 0, "uniqueClicks": 0,
-        "ctr": 0.0, "ctor": 0.0, "unsubscribes": 0, "complaints": 0,
-        "byStatus": by_status,
-        "byDomain": [], "byLink": [], "byLocale": {}
-    })
 }

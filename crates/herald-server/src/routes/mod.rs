@@ -9,6 +9,7 @@ pub mod language_settings;
 pub mod messages;
 pub mod profiles;
 pub mod proofs;
+pub mod reports;
 
 use axum::Router;
 use axum::routing::{get, post, put};
@@ -64,7 +65,7 @@ pub fn authenticated() -> Router<AppState> {
         .route("/v1/campaigns/{id}/simulate", post(campaigns::simulate))
         .route("/v1/campaigns/{id}/curl", get(campaigns::curl))
         .route("/v1/campaigns/{id}/proofs", post(proofs::create))
-        .route("/v1/campaigns/{id}/report", get(campaigns::report))
+        .route("/v1/campaigns/{id}/report", get(reports::campaign))
         .route(
             "/v1/profiles/{namespace}/{id}",
             put(profiles::put).get(profiles::get_one),
@@ -72,6 +73,7 @@ pub fn authenticated() -> Router<AppState> {
         .route("/ajo/im/executions/unitary", post(executions::unitary))
         .route("/v1/executions/unitary", post(executions::unitary))
         .route("/v1/executions/{id}", get(executions::get_one))
+        .route("/v1/executions/{id}/report", get(reports::execution))
         .route("/v1/messages", get(messages::list))
         .route("/v1/messages/{id}", get(messages::get_one))
 }

@@ -9,7 +9,7 @@ use herald_domain::execution::Execution;
 use herald_domain::message::{Message, MessageEvent, MessageStatus};
 
 use super::codec::*;
-use crate::types::{MessageCounts, MessageFilter};
+use crate::types::{MessageCounts, MessageFilter, ReportScope};
 use crate::{Result, StoreError};
 
 pub fn row_to_execution(r: &SqliteRow) -> Result<Execution> {
@@ -172,38 +172,32 @@ pub async fn get_message(pool: &SqlitePool, sandbox: &str, id: &str) -> Result<O
 pub async fn count_messages(
     pool: &SqlitePool,
     sandbox: &str,
-    campaign_id: &str,
+    scope: ReportScope<'_>,
     since: Option<DateTime<Utc>>,
 ) -> Result<MessageCounts> {
-    let rows = sqlx::query(
-        "SELECT status, exclusion_reason, count(*) AS n FROM messages
-         WHERE sandbox = ?1 AND campaign_id = ?2 AND created_at >= ?3 AND proof = 0
-         GROUP BY status, exclusion_reason",
-    )
+    let (column, id) = match scope {
+        ReportScope::Campaign(id) => ("campaign_id", id),
+        ReportScope::Execution(id) => ("execution_id", id),
+    };
+    let filter = format!("sandbox = ?1 AND {column} = ?2 AND created_at >= ?3 AND proof = 0");
+    let since = since.map(ms).unwrap_or(i64::MIN);
+    // (status, exclusion reason) → count, retries.
+    let rows = sqlx::query(&format!(
+        "SELECT status, exclusion_reason, count(*) AS n,
+                sum(CASE WHEN attempts > 1 THEN attempts - 1 ELSE 0 END) AS retries
+         FROM messages WHERE {filter} GROUP BY status, exclusion_reason"
+    ))
     .bind(sandbox)
-    .bind(campaign_id)
-    .bind(since.map(ms).unwrap_or(i64::MIN))
+    .bind(id)
+    .bind(since)
     .fetch_all(pool)
     .await?;
     let mut out = MessageCounts::default();
-    let locales = sqlx::query(
-        "SELECT locale, count(*) AS n FROM messages
-         WHERE sandbox = ?1 AND campaign_id = ?2 AND created_at >= ?3 AND locale IS NOT NULL AND proof = 0
-         GROUP BY locale",
-    )
-    .bind(sandbox)
-    .bind(campaign_id)
-    .bind(since.map(ms).unwrap_or(i64::MIN))
-    .fetch_all(pool)
-    .await?;
-    for r in locales {
-        out.by_locale
-            .insert(r.try_get("locale")?, r.try_get::<i64, _>("n")? as u64);
-    }
     for r in rows {
         let status: String = r.try_get("status")?;
         let reason: Option<String> = r.try_get("exclusion_reason")?;
         let n = r.try_get::<i64, _>("n")? as u64;
+        out.retries += r.try_get::<Option<i64>, _>("retries")?.unwrap_or(0) as u64;
         let Some(s) = MessageStatus::parse(&status) else {
             continue;
         };
@@ -213,6 +207,42 @@ pub async fn count_messages(
         {
             *out.excluded_by_reason.entry(reason).or_default() += n;
         }
+    }
+    let locales = sqlx::query(&format!(
+        "SELECT locale, count(*) AS n FROM messages
+         WHERE {filter} AND locale IS NOT NULL GROUP BY locale"
+    ))
+    .bind(sandbox)
+    .bind(id)
+    .bind(since)
+    .fetch_all(pool)
+    .await?;
+    for r in locales {
+        out.by_locale
+            .insert(r.try_get("locale")?, r.try_get::<i64, _>("n")? as u64);
+    }
+    // Only messages that went out have a domain worth reporting.
+    let domains = sqlx::query(&format!(
+        "SELECT lower(substr(address, instr(address, '@') + 1)) AS domain, status, count(*) AS n
+         FROM messages
+         WHERE {filter} AND address LIKE '%@%' AND status IN ('sent', 'delivered', 'bounced', 'failed')
+         GROUP BY domain, status"
+    ))
+    .bind(sandbox)
+    .bind(id)
+    .bind(since)
+    .fetch_all(pool)
+    .await?;
+    for r in domains {
+        let status: String = r.try_get("status")?;
+        let Some(s) = MessageStatus::parse(&status) else {
+            continue;
+        };
+        *out.by_domain
+            .entry(r.try_get("domain")?)
+            .or_default()
+            .entry(s)
+            .or_default() += r.try_get::<i64, _>("n")? as u64;
     }
     Ok(out)
 }

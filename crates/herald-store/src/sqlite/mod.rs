@@ -277,10 +277,10 @@ impl Store for SqliteStore {
     async fn count_messages(
         &self,
         sandbox: &str,
-        campaign_id: &str,
+        scope: ReportScope<'_>,
         since: Option<DateTime<Utc>>,
     ) -> Result<MessageCounts> {
-        messages::count_messages(&self.read, sandbox, campaign_id, since).await
+        messages::count_messages(&self.read, sandbox, scope, since).await
     }
     async fn claim_messages(
         &self,
