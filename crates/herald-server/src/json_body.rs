@@ -96,8 +96,17 @@ pub fn parse_value(bytes: &[u8]) -> Result<Value, Problem> {
     })
 }
 
-/// Deserializes with the path of the failing field turned into a JSON pointer.
+/// Deserializes a request body (always a JSON object) with the path of the
+/// failing field turned into a JSON pointer.
 pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, Problem> {
+    // serde fills a struct from an array by position; no body here is one.
+    if !value.is_object() {
+        return Err(Problem::bad_request(vec![FieldError::new(
+            "",
+            "invalid_type",
+            format!("the body must be a JSON object, not {}", json_kind(&value)),
+        )]));
+    }
     serde_path_to_error::deserialize(value).map_err(|e| {
         let mut pointer = String::new();
         for seg in e.path().iter() {
@@ -125,6 +134,17 @@ pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, Problem> {
         };
         Problem::bad_request(vec![FieldError::new(pointer, code, message)])
     })
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
 }
 
 #[cfg(test)]
@@ -158,6 +178,22 @@ mod tests {
         let e = from_value::<Outer>(serde_json::json!({"items": [{"name": "a", "n": 1, "zz": 1}]}))
             .unwrap_err();
         assert_eq!(e.errors[0].pointer, "/items/0/zz");
+        for not_an_object in [
+            serde_json::json!([[{"name": "a", "n": 1}]]),
+            serde_json::json!("x"),
+            serde_json::json!(null),
+        ] {
+            let e = from_value::<Outer>(not_an_object).unwrap_err();
+            assert_eq!(
+                (e.errors[0].pointer.as_str(), e.errors[0].code.as_str()),
+                ("", "invalid_type")
+            );
+            assert!(
+                !e.errors[0].message.contains("struct"),
+                "{}",
+                e.errors[0].message
+            );
+        }
         let e = parse_value(b"{\"a\": ").unwrap_err();
         assert_eq!(e.status, 400);
         assert_eq!(e.errors[0].code, "malformed_json");

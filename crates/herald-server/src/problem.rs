@@ -60,6 +60,22 @@ impl Problem {
         self
     }
 
+    /// Names the field at fault for a problem that is about one field as a
+    /// whole (an unknown campaign id, a reused request id): one `errors[]`
+    /// entry with the problem's slug as code and its detail as message.
+    pub fn at(mut self, pointer: &str) -> Problem {
+        let code = self
+            .0
+            .kind
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .replace('-', "_");
+        let message = self.0.detail.clone();
+        self.0.errors.push(FieldError::new(pointer, &code, message));
+        self
+    }
+
     pub fn with_context(mut self, key: &str, value: impl Into<String>) -> Problem {
         self.0
             .report

@@ -174,7 +174,7 @@ async fn same_request_id_with_a_different_body_is_409() {
     let mut other = body.clone();
     other["context"]["shop"] = json!("South Store");
     let r = s.fire(&other).await;
-    let p = r.problem(409, None);
+    let p = r.problem(409, Some("/requestId"));
     assert!(
         p["detail"].as_str().unwrap().contains("req-conflict"),
         "{p}"
@@ -247,13 +247,13 @@ async fn context_over_200_kb_is_413_and_under_is_fine() {
     let mut body = unitary(&c, "req-big");
     body["context"] = json!({"blob": "x".repeat(210 * 1024)});
     let r = s.fire(&body).await;
-    r.problem(413, None);
+    r.problem(413, Some("/context"));
     assert_eq!(s.targeted(&c).await, 0);
     // Split between the top-level and a recipient context: still counted.
     let mut body = unitary(&c, "req-big-2");
     body["context"] = json!({"blob": "x".repeat(110 * 1024)});
     body["recipients"][0]["context"] = json!({"blob2": "y".repeat(110 * 1024)});
-    s.fire(&body).await.problem(413, None);
+    s.fire(&body).await.problem(413, Some("/context"));
     // Under the limit: accepted.
     let mut body = unitary(&c, "req-big-3");
     body["context"] = json!({"blob": "x".repeat(150 * 1024)});
@@ -265,7 +265,7 @@ async fn unknown_campaign_is_404() {
     let s = start().await;
     s.live_campaign().await;
     let r = s.fire(&unitary("no-such-campaign", "req-404")).await;
-    let p = r.problem(404, None);
+    let p = r.problem(404, Some("/campaignId"));
     assert_eq!(
         p["report"]["additionalContext"]["campaignId"],
         "no-such-campaign"
@@ -280,7 +280,7 @@ async fn draft_campaign_is_409_saying_draft() {
     let id = c["id"].as_str().unwrap();
     assert_eq!(c["status"], "draft");
     let r = s.fire(&unitary(id, "req-draft")).await;
-    let p = r.problem(409, None);
+    let p = r.problem(409, Some("/campaignId"));
     assert!(p["detail"].as_str().unwrap().contains("draft"), "{p}");
     assert_eq!(s.targeted(id).await, 0);
 }
@@ -551,6 +551,8 @@ async fn malformed_json_is_400_with_a_pointer_never_500() {
         "\"a string\"".to_string(),
         format!("{{\"requestId\": \"r\", \"campaignId\": \"{c}\", \"recipients\": [{{]}}"),
         "{\"requestId\": \"\u{0}\"}".to_string(),
+        // A valid call spelled positionally: serde would fill the struct from it.
+        format!("[\"arr-req\", \"{c}\", [[\"aep\", \"email\", \"arr@example.com\"]]]"),
     ];
     for b in bodies {
         let r = s
@@ -567,6 +569,11 @@ async fn malformed_json_is_400_with_a_pointer_never_500() {
             r.text
         );
     }
+    assert_eq!(
+        s.targeted(&c).await,
+        0,
+        "nothing from those bodies was stored"
+    );
     // A missing required field names it.
     let r = s
         .post(

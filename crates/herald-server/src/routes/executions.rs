@@ -68,7 +68,8 @@ async fn unitary_inner(state: &AppState, caller: &Caller, body: &[u8]) -> ApiRes
                 "the call carries {} bytes of context; the limit is {MAX_CONTEXT_BYTES}",
                 req.context_bytes()
             ),
-        )));
+        )
+        .at("/context")));
     }
     let errors = req.validate();
     if !errors.is_empty() {
@@ -78,7 +79,7 @@ async fn unitary_inner(state: &AppState, caller: &Caller, body: &[u8]) -> ApiRes
         .campaigns
         .get(state.store.as_ref(), &caller.sandbox, &req.campaign_id)
         .await?
-        .ok_or_else(|| ctx(Problem::not_found("campaign", &req.campaign_id)))?;
+        .ok_or_else(|| ctx(Problem::not_found("campaign", &req.campaign_id).at("/campaignId")))?;
     let now = Utc::now();
     let request_hash = canonical_hash(&raw);
     let version = match executable_version(&live, now) {
@@ -192,6 +193,13 @@ fn executable_version(
     live: &LiveCampaign,
     now: chrono::DateTime<Utc>,
 ) -> Result<&CampaignVersion, Problem> {
+    serving_version(live, now).map_err(|p| p.at("/campaignId"))
+}
+
+fn serving_version(
+    live: &LiveCampaign,
+    now: chrono::DateTime<Utc>,
+) -> Result<&CampaignVersion, Problem> {
     let Some(version) = live.version.as_ref().filter(|_| {
         matches!(
             live.campaign.status,
@@ -247,7 +255,8 @@ fn replay(prev: Execution, request_hash: &str) -> Result<Response, Problem> {
                 "requestId '{}' was already used for this campaign with a different body (execution {})",
                 prev.request_id, prev.id
             ),
-        ));
+        )
+        .at("/requestId"));
     }
     let mut resp = (StatusCode::ACCEPTED, Json(prev.response)).into_response();
     resp.headers_mut()
