@@ -74,6 +74,40 @@ pub fn is_bcp47(tag: &str) -> bool {
         && parts.all(|p| (1..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()))
 }
 
+/// `tag` in BCP 47's conventional case (RFC 5646 §2.1.1): language
+/// lower-case, a 4-letter script title-case, a 2-letter region upper-case,
+/// everything else lower-case (`EN-us` → `en-US`, `zh-hant-tw` → `zh-Hant-TW`).
+/// Stored tags are canonical, so tags compare as plain strings afterwards.
+pub fn canonical_locale(tag: &str) -> String {
+    let mut out = Vec::new();
+    for (i, part) in tag.split('-').enumerate() {
+        let lower = part.to_ascii_lowercase();
+        // After a singleton (`x-…`, `u-…`) subtags keep lower case.
+        let after_singleton = out.iter().any(|p: &String| p.len() == 1);
+        out.push(if i == 0 || after_singleton {
+            lower
+        } else if part.len() == 2 && part.chars().all(|c| c.is_ascii_alphabetic()) {
+            part.to_ascii_uppercase()
+        } else if part.len() == 4 && part.chars().all(|c| c.is_ascii_alphabetic()) {
+            let mut c = lower.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        } else {
+            lower
+        });
+    }
+    out.join("-")
+}
+
+/// A rule condition is one expression: tag delimiters in it would close
+/// the `{%#if%}` it is wrapped in and inject template text.
+fn has_tag_delimiters(condition: &str) -> bool {
+    ["{%", "%}", "{{", "}}"]
+        .iter()
+        .any(|d| condition.contains(d))
+}
+
 fn rule_template(condition: &str) -> Result<Template, Vec<TemplateError>> {
     Template::compile(&format!("{{%#if {condition} %}}1{{%/if%}}"))
 }
@@ -115,7 +149,7 @@ impl NewLanguageSettings {
                 ));
             }
         }
-        let known = |l: &str| self.locales.iter().any(|x| x == l);
+        let known = |l: &str| self.locales.iter().any(|x| x.eq_ignore_ascii_case(l));
         if let Some(attr) = &self.preference_attribute
             && (attr.trim().is_empty() || attr.split('.').any(str::is_empty))
         {
@@ -138,6 +172,12 @@ impl NewLanguageSettings {
                     format!("/rules/{i}/condition"),
                     "required",
                     "condition must not be empty",
+                ));
+            } else if has_tag_delimiters(&r.condition) {
+                errors.push(FieldError::new(
+                    format!("/rules/{i}/condition"),
+                    "invalid_condition",
+                    "a condition is one expression, like context.country = \"FR\"; it cannot contain {% %} or {{ }}",
                 ));
             } else if let Err(errs) = rule_template(&r.condition) {
                 for e in errs {
@@ -171,12 +211,19 @@ impl NewLanguageSettings {
             id,
             sandbox,
             name: self.name,
-            locales: self.locales,
+            locales: self.locales.iter().map(|l| canonical_locale(l)).collect(),
             preference_attribute: self
                 .preference_attribute
                 .unwrap_or_else(|| DEFAULT_PREFERENCE_ATTRIBUTE.to_string()),
-            rules: self.rules,
-            fallback_locale: self.fallback_locale,
+            rules: self
+                .rules
+                .into_iter()
+                .map(|r| LanguageRule {
+                    locale: canonical_locale(&r.locale),
+                    ..r
+                })
+                .collect(),
+            fallback_locale: self.fallback_locale.as_deref().map(canonical_locale),
             created_at: now,
             updated_at: now,
         }
@@ -259,6 +306,43 @@ impl LocaleChooser {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn locales_are_stored_in_canonical_case() {
+        for (given, canonical) in [
+            ("EN-us", "en-US"),
+            ("fr-fr", "fr-FR"),
+            ("zh-hant-tw", "zh-Hant-TW"),
+            ("es-419", "es-419"),
+            ("de-CH-x-PHONEBK", "de-CH-x-phonebk"),
+        ] {
+            assert_eq!(canonical_locale(given), canonical);
+        }
+        let new: NewLanguageSettings = serde_json::from_value(serde_json::json!({
+            "name": "Case", "locales": ["EN-us", "fr-fr"], "fallbackLocale": "en-US",
+            "rules": [{"locale": "FR-FR", "condition": "context.country = \"FR\""}]
+        }))
+        .unwrap();
+        assert!(new.validate().is_empty(), "{:?}", new.validate());
+        let s = new.into_settings("id".into(), "prod".into(), Utc::now());
+        assert_eq!(s.locales, ["en-US", "fr-FR"]);
+        assert_eq!(s.fallback_locale.as_deref(), Some("en-US"));
+        assert_eq!(s.rules[0].locale, "fr-FR");
+    }
+
+    #[test]
+    fn a_condition_cannot_carry_template_tags() {
+        for condition in ["true %}X{%/if%}{%#if true", "{{context.x}} = 1", "a }} b"] {
+            let new: NewLanguageSettings = serde_json::from_value(serde_json::json!({
+                "name": "Inject", "locales": ["en-US"],
+                "rules": [{"locale": "en-US", "condition": condition}]
+            }))
+            .unwrap();
+            let errors = new.validate();
+            assert_eq!(errors.len(), 1, "{condition}: {errors:?}");
+            assert_eq!(errors[0].pointer, "/rules/0/condition");
+        }
+    }
     use serde_json::json;
 
     fn settings(
