@@ -43,6 +43,7 @@ const MAX_BATCH: usize = 1024;
 
 pub struct SqliteStore {
     writer: Arc<Mutex<SqliteConnection>>,
+    sync: wal_sync::WalSync,
     commands: mpsc::Sender<Command>,
     read: SqlitePool,
 }
@@ -84,10 +85,11 @@ impl SqliteStore {
         let sync = wal_sync::WalSync::start(&dir.join("herald.db-wal"))?;
         let writer = Arc::new(Mutex::new(conn));
         let (tx, rx) = mpsc::channel(8192);
-        tokio::spawn(writer::run(writer.clone(), rx, sync));
+        tokio::spawn(writer::run(writer.clone(), rx, sync.clone()));
         tokio::spawn(checkpoints(checkpointer));
         Ok(SqliteStore {
             writer,
+            sync,
             commands: tx,
             read,
         })
@@ -255,7 +257,15 @@ impl Store for SqliteStore {
         campaign_id: &str,
         request_id: &str,
     ) -> Result<Option<Execution>> {
-        messages::find_execution_by_request(&self.read, sandbox, campaign_id, request_id).await
+        let found =
+            messages::find_execution_by_request(&self.read, sandbox, campaign_id, request_id)
+                .await?;
+        if found.is_some() {
+            // The caller answers a replay with it: the execution must be
+            // durable, and a reader can see a commit before its fsync.
+            self.sync.barrier().await?;
+        }
+        Ok(found)
     }
     async fn get_execution(&self, sandbox: &str, id: &str) -> Result<Option<Execution>> {
         messages::get_execution(&self.read, sandbox, id).await

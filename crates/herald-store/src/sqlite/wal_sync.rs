@@ -25,6 +25,7 @@ use crate::StoreError;
 /// the fsync's error when it failed.
 pub type Held = Box<dyn FnOnce(Option<&std::io::Error>) + Send>;
 
+#[derive(Clone)]
 pub struct WalSync {
     tx: mpsc::Sender<Vec<Held>>,
 }
@@ -46,6 +47,21 @@ impl WalSync {
             .spawn(move || run(file, rx))
             .map_err(|e| StoreError::Corrupt(format!("cannot start the WAL sync thread: {e}")))?;
         Ok(WalSync { tx })
+    }
+
+    /// Returns once everything committed before the call is on disk: for a
+    /// read that answers as if it had accepted (an idempotent replay) and
+    /// may have seen a commit whose fsync is still running.
+    pub async fn barrier(&self) -> Result<(), StoreError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.after_sync(vec![Box::new(move |err: Option<&std::io::Error>| {
+            let _ = tx.send(err.map(|e| e.to_string()));
+        })]);
+        match rx.await {
+            Ok(None) => Ok(()),
+            Ok(Some(e)) => Err(StoreError::Corrupt(format!("fsync of the WAL failed: {e}"))),
+            Err(_) => Err(StoreError::Closed),
+        }
     }
 
     /// Releases `held` after the next fsync of the WAL.
@@ -118,6 +134,16 @@ mod tests {
             .flat_map(|b| (0..2).map(move |i| (b, i, true)))
             .collect();
         assert_eq!(seen, expected);
+    }
+
+    #[tokio::test]
+    async fn a_barrier_returns_after_a_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let wal = dir.path().join("x-wal");
+        std::fs::write(&wal, b"frames").unwrap();
+        let sync = WalSync::start(&wal).unwrap();
+        sync.barrier().await.unwrap();
+        sync.clone().barrier().await.unwrap();
     }
 
     #[test]
