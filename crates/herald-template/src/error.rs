@@ -47,10 +47,6 @@ pub enum RenderError {
     TooMuchWork { limit: usize },
     #[error("partial `{name}` is not defined")]
     UnknownPartial { name: String },
-    /// No longer produced (fragments render now; see [`RenderError::UnknownFragment`]);
-    /// kept so existing matches keep compiling.
-    #[error("fragments are not supported yet (fragment `{id}`)")]
-    FragmentUnsupported { id: String },
     #[error("fragment `{id}` is not defined")]
     UnknownFragment { id: String },
     /// More `{{fragment}}` tags rendered in one message than the limit (spec §4: 30).
