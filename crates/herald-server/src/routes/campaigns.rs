@@ -68,6 +68,25 @@ pub(crate) fn query_problem(e: QueryRejection) -> Problem {
     )])
 }
 
+/// The `status` query parameter of a listing: absent or empty is no
+/// filter; anything else must be one of `allowed`.
+pub(crate) fn status_param<T>(
+    value: Option<&str>,
+    parse: fn(&str) -> Option<T>,
+    allowed: &str,
+) -> Result<Option<T>, Problem> {
+    match value {
+        None | Some("") => Ok(None),
+        Some(s) => parse(s).map(Some).ok_or_else(|| {
+            Problem::bad_request(vec![FieldError::new(
+                "/status",
+                "invalid_value",
+                format!("unknown status '{s}'; one of {allowed}"),
+            )])
+        }),
+    }
+}
+
 /// Rules checked on create and on every edit (review checks the rest).
 fn validate_definition(def: &CampaignDefinition) -> Vec<FieldError> {
     let mut errors = Vec::new();
@@ -192,16 +211,11 @@ pub async fn list(
 ) -> ApiResult<Json<Value>> {
     caller.require(SCOPE_MANAGE)?;
     let Query(q) = q.map_err(query_problem)?;
-    let status = match q.status.as_deref() {
-        None | Some("") => None,
-        Some(s) => Some(CampaignStatus::parse(s).ok_or_else(|| {
-            Problem::bad_request(vec![FieldError::new(
-                "/status",
-                "invalid_value",
-                format!("unknown status '{s}'; one of draft, inReview, scheduled, live, stopped, completed, archived"),
-            )])
-        })?),
-    };
+    let status = status_param(
+        q.status.as_deref(),
+        CampaignStatus::parse,
+        "draft, inReview, scheduled, live, stopped, completed, archived",
+    )?;
     let limit = q.limit.unwrap_or(50).clamp(1, 200);
     let needle =
         q.q.as_deref()

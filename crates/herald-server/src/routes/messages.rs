@@ -5,14 +5,13 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::IntoParams;
 
-use herald_domain::FieldError;
 use herald_domain::message::{Message, MessageStatus};
 use herald_store::MessageFilter;
 
 use crate::AppState;
 use crate::auth::{Caller, SCOPE_MANAGE};
 use crate::problem::{ApiResult, Problem};
-use crate::routes::campaigns::query_problem;
+use crate::routes::campaigns::{query_problem, status_param};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
@@ -39,16 +38,11 @@ pub async fn list(
 ) -> ApiResult<Json<Value>> {
     caller.require(SCOPE_MANAGE)?;
     let Query(q) = q.map_err(query_problem)?;
-    let status = match q.status.as_deref() {
-        None | Some("") => None,
-        Some(s) => Some(MessageStatus::parse(s).ok_or_else(|| {
-            Problem::bad_request(vec![FieldError::new(
-                "/status",
-                "invalid_value",
-                format!("unknown status '{s}'; one of queued, sending, sent, delivered, failed, bounced, excluded"),
-            )])
-        })?),
-    };
+    let status = status_param(
+        q.status.as_deref(),
+        MessageStatus::parse,
+        "queued, sending, sent, delivered, failed, bounced, excluded",
+    )?;
     let limit = q.limit.unwrap_or(50).clamp(1, 200);
     let filter = MessageFilter {
         campaign_id: q.campaign_id,
