@@ -58,7 +58,7 @@ pub struct EmailSettings {
 }
 
 /// The body of `POST /v1/channel-configurations`.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewChannelConfiguration {
     pub name: String,

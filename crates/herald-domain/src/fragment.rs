@@ -40,7 +40,7 @@ pub struct Fragment {
 }
 
 /// `POST /v1/fragments`.
-#[derive(Debug, Clone, PartialEq, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewFragment {
     pub name: String,
@@ -50,7 +50,7 @@ pub struct NewFragment {
 }
 
 /// `PUT /v1/fragments/{id}`: a new version.
-#[derive(Debug, Clone, PartialEq, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FragmentUpdate {
     #[serde(default)]

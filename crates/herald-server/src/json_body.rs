@@ -5,6 +5,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -19,7 +20,7 @@ pub struct JsonBody<T> {
     pub raw: Value,
 }
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+impl<S: Send + Sync, T: DeserializeOwned + Serialize> FromRequest<S> for JsonBody<T> {
     type Rejection = Problem;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
@@ -98,16 +99,50 @@ pub fn parse_value(bytes: &[u8]) -> Result<Value, Problem> {
 
 /// Deserializes a request body (always a JSON object) with the path of the
 /// failing field turned into a JSON pointer.
-pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, Problem> {
+pub fn from_value<T: DeserializeOwned + Serialize>(value: Value) -> Result<T, Problem> {
+    let parsed: T = deserialize(&value)?;
+    // serde also fills a struct from an array, by position, at any depth:
+    // where the parsed value is an object and the body had an array there,
+    // the body was wrong.
+    if let Ok(back) = serde_json::to_value(&parsed)
+        && let Some(pointer) = array_for_object(&value, &back, String::new())
+    {
+        return Err(Problem::bad_request(vec![FieldError::new(
+            pointer,
+            "invalid_type",
+            "expected a JSON object here, not an array",
+        )]));
+    }
+    Ok(parsed)
+}
+
+/// The first place where `given` holds an array and `parsed` an object.
+fn array_for_object(given: &Value, parsed: &Value, at: String) -> Option<String> {
+    match (given, parsed) {
+        (Value::Array(_), Value::Object(_)) => Some(at),
+        (Value::Array(g), Value::Array(p)) => g
+            .iter()
+            .zip(p)
+            .enumerate()
+            .find_map(|(i, (g, p))| array_for_object(g, p, format!("{at}/{i}"))),
+        (Value::Object(g), Value::Object(p)) => g.iter().find_map(|(k, g)| {
+            p.get(k)
+                .and_then(|p| array_for_object(g, p, format!("{at}/{}", pointer_token(k))))
+        }),
+        _ => None,
+    }
+}
+
+fn deserialize<T: DeserializeOwned>(value: &Value) -> Result<T, Problem> {
     // serde fills a struct from an array by position; no body here is one.
     if !value.is_object() {
         return Err(Problem::bad_request(vec![FieldError::new(
             "",
             "invalid_type",
-            format!("the body must be a JSON object, not {}", json_kind(&value)),
+            format!("the body must be a JSON object, not {}", json_kind(value)),
         )]));
     }
-    serde_path_to_error::deserialize(value).map_err(|e| {
+    serde_path_to_error::deserialize(value.clone()).map_err(|e| {
         let mut pointer = String::new();
         for seg in e.path().iter() {
             use serde_path_to_error::Segment;
@@ -152,14 +187,14 @@ mod tests {
     use super::*;
     use serde::Deserialize;
 
-    #[derive(Deserialize, Debug)]
+    #[derive(Deserialize, Serialize, Debug)]
     #[serde(deny_unknown_fields)]
     #[allow(dead_code)]
     struct Inner {
         name: String,
         n: u32,
     }
-    #[derive(Deserialize, Debug)]
+    #[derive(Deserialize, Serialize, Debug)]
     #[allow(dead_code)]
     struct Outer {
         items: Vec<Inner>,
@@ -194,6 +229,13 @@ mod tests {
                 e.errors[0].message
             );
         }
+        let e =
+            from_value::<Outer>(serde_json::json!({"items": [{"name": "a", "n": 1}, ["b", 2]]}))
+                .unwrap_err();
+        assert_eq!(
+            (e.errors[0].pointer.as_str(), e.errors[0].code.as_str()),
+            ("/items/1", "invalid_type")
+        );
         let e = parse_value(b"{\"a\": ").unwrap_err();
         assert_eq!(e.status, 400);
         assert_eq!(e.errors[0].code, "malformed_json");

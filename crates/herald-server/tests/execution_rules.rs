@@ -574,6 +574,22 @@ async fn malformed_json_is_400_with_a_pointer_never_500() {
         0,
         "nothing from those bodies was stored"
     );
+    // The same at depth: a recipient spelled as an array names its place.
+    let r = s
+        .post(
+            UNITARY,
+            &json!({"requestId": "r-nested", "campaignId": c,
+                    "recipients": [["aep", "email", "arr@example.com"]]}),
+        )
+        .await;
+    r.problem(400, Some("/recipients/0"));
+    let r = s
+        .post(
+            "/v1/channel-configurations",
+            &json!({"name": "x", "channel": "email", "email": ["a@b.c"]}),
+        )
+        .await;
+    r.problem(400, Some("/email"));
     // A missing required field names it.
     let r = s
         .post(

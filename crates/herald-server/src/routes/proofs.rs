@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use chrono::Utc;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
@@ -27,7 +27,7 @@ use crate::routes::campaigns::{content_for, load, render_problem, sample_data};
 pub const MAX_PROOF_ADDRESSES: usize = 10;
 pub const DEFAULT_SUBJECT_PREFIX: &str = "[Proof] ";
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProofRequest {
     /// 1–10 email addresses.
