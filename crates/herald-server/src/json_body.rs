@@ -28,7 +28,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Serialize> FromRequest<S> for JsonBod
             .await
             .map_err(body_rejection)?;
         let raw = parse_value(&bytes)?;
-        let value = from_value(raw.clone())?;
+        let value = from_value(&raw)?;
         Ok(JsonBody { value, raw })
     }
 }
@@ -99,13 +99,13 @@ pub fn parse_value(bytes: &[u8]) -> Result<Value, Problem> {
 
 /// Deserializes a request body (always a JSON object) with the path of the
 /// failing field turned into a JSON pointer.
-pub fn from_value<T: DeserializeOwned + Serialize>(value: Value) -> Result<T, Problem> {
-    let parsed: T = deserialize(&value)?;
+pub fn from_value<T: DeserializeOwned + Serialize>(value: &Value) -> Result<T, Problem> {
+    let parsed: T = deserialize(value)?;
     // serde also fills a struct from an array, by position, at any depth:
     // where the parsed value is an object and the body had an array there,
     // the body was wrong.
     if let Ok(back) = serde_json::to_value(&parsed)
-        && let Some(pointer) = array_for_object(&value, &back, String::new())
+        && let Some(pointer) = array_for_object(value, &back, String::new())
     {
         return Err(Problem::bad_request(vec![FieldError::new(
             pointer,
@@ -203,22 +203,23 @@ mod tests {
     #[test]
     fn pointers_name_the_field() {
         let e = from_value::<Outer>(
-            serde_json::json!({"items": [{"name": "a", "n": 1}, {"name": "b", "n": "x"}]}),
+            &serde_json::json!({"items": [{"name": "a", "n": 1}, {"name": "b", "n": "x"}]}),
         )
         .unwrap_err();
         assert_eq!(e.errors[0].pointer, "/items/1/n");
-        let e = from_value::<Outer>(serde_json::json!({"items": [{"n": 1}]})).unwrap_err();
+        let e = from_value::<Outer>(&serde_json::json!({"items": [{"n": 1}]})).unwrap_err();
         assert_eq!(e.errors[0].pointer, "/items/0/name");
         assert_eq!(e.errors[0].code, "required");
-        let e = from_value::<Outer>(serde_json::json!({"items": [{"name": "a", "n": 1, "zz": 1}]}))
-            .unwrap_err();
+        let e =
+            from_value::<Outer>(&serde_json::json!({"items": [{"name": "a", "n": 1, "zz": 1}]}))
+                .unwrap_err();
         assert_eq!(e.errors[0].pointer, "/items/0/zz");
         for not_an_object in [
             serde_json::json!([[{"name": "a", "n": 1}]]),
             serde_json::json!("x"),
             serde_json::json!(null),
         ] {
-            let e = from_value::<Outer>(not_an_object).unwrap_err();
+            let e = from_value::<Outer>(&not_an_object).unwrap_err();
             assert_eq!(
                 (e.errors[0].pointer.as_str(), e.errors[0].code.as_str()),
                 ("", "invalid_type")
@@ -230,7 +231,7 @@ mod tests {
             );
         }
         let e =
-            from_value::<Outer>(serde_json::json!({"items": [{"name": "a", "n": 1}, ["b", 2]]}))
+            from_value::<Outer>(&serde_json::json!({"items": [{"name": "a", "n": 1}, ["b", 2]]}))
                 .unwrap_err();
         assert_eq!(
             (e.errors[0].pointer.as_str(), e.errors[0].code.as_str()),

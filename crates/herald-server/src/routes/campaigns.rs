@@ -299,7 +299,7 @@ pub async fn patch(
     }
     let mut doc = serde_json::to_value(&c.definition).map_err(Problem::internal)?;
     merge_patch(&mut doc, &body.raw);
-    let def: CampaignDefinition = from_value(doc)?;
+    let def: CampaignDefinition = from_value(&doc)?;
     let errors = validate_definition(&def);
     if !errors.is_empty() {
         return Err(Problem::bad_request(errors));

@@ -54,7 +54,7 @@ pub async fn unitary(
 async fn unitary_inner(state: &AppState, caller: &Caller, body: &[u8]) -> ApiResult<Response> {
     caller.require(SCOPE_EXECUTE)?;
     let raw = parse_value(body)?;
-    let req: UnitaryRequest = from_value(raw.clone())?;
+    let req: UnitaryRequest = from_value(&raw)?;
     let ctx = |p: Problem| {
         p.with_context("requestId", &req.request_id)
             .with_context("campaignId", &req.campaign_id)
