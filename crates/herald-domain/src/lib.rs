@@ -15,5 +15,8 @@ pub mod message;
 pub mod profile;
 pub mod review;
 pub mod sandbox;
+// --- suppressions and business rules
+pub mod business_rule;
+pub mod suppression;
 
 pub use error::FieldError;

@@ -60,6 +60,19 @@ pub mod reasons {
     /// `missingValues: "fail"` and the content reads a value the recipient
     /// does not have.
     pub const MISSING_VALUE: &str = "missingValue";
+    // --- consent, suppressions, frequency caps
+    pub const EMAIL_NO_CONSENT: &str = "emailNoConsent";
+    pub const SMS_NO_CONSENT: &str = "smsNoConsent";
+    pub const PUSH_NO_CONSENT: &str = "pushNoConsent";
+    /// The address is on the sandbox's email suppression list.
+    pub const EMAIL_SUPPRESSED: &str = "emailSuppressed";
+    /// The address's domain is on the sandbox's email suppression list.
+    pub const DOMAIN_SUPPRESSED: &str = "domainSuppressed";
+    pub const SMS_SUPPRESSED: &str = "smsSuppressed";
+    pub const PUSH_SUPPRESSED: &str = "pushSuppressed";
+    pub const PUSH_NO_TOKEN: &str = "pushNoToken";
+    /// A business rule's frequency cap is reached for this recipient.
+    pub const FREQUENCY_CAPPED: &str = "frequencyCapped";
 }
 
 /// What was actually sent, kept on the message.
