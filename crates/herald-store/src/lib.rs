@@ -24,6 +24,11 @@ use herald_domain::fragment::Fragment;
 use herald_domain::language::LanguageSettings;
 use herald_domain::message::{Deliverable, Message};
 use herald_domain::profile::{Identity, Profile};
+// --- suppressions and business rules
+use herald_domain::business_rule::BusinessRule;
+use herald_domain::channel::Channel;
+use herald_domain::suppression::{Suppression, SuppressionFilter, SuppressionHit};
+use std::collections::HashMap;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -147,4 +152,37 @@ pub trait Store: Send + Sync + 'static {
     async fn release_leases(&self, worker: &str) -> Result<u64>;
     /// When the next queued message becomes due (the worker sleeps until then).
     async fn next_due_at(&self) -> Result<Option<DateTime<Utc>>>;
+
+    // --- suppressions
+    /// Adds `s`; when the sandbox already suppresses the same address (by
+    /// its key) or domain on that channel, returns that entry unchanged.
+    /// `(entry, true)` when added, `(existing, false)` otherwise.
+    async fn add_suppression(&self, s: &Suppression) -> Result<(Suppression, bool)>;
+    async fn get_suppression(&self, sandbox: &str, id: &str) -> Result<Option<Suppression>>;
+    /// False when there was none.
+    async fn delete_suppression(&self, sandbox: &str, id: &str) -> Result<bool>;
+    /// Entries matching `filter`, in id (creation) order.
+    async fn list_suppressions(
+        &self,
+        sandbox: &str,
+        filter: &SuppressionFilter,
+    ) -> Result<Vec<Suppression>>;
+    /// The hot-path lookup: which of `addresses` are suppressed on
+    /// `channel`, by their own entry or (email) their domain's, keyed by the
+    /// address as given. One query per 500 addresses.
+    async fn suppressed(
+        &self,
+        sandbox: &str,
+        channel: Channel,
+        addresses: &[String],
+    ) -> Result<HashMap<String, SuppressionHit>>;
+
+    // --- business rules
+    async fn insert_business_rule(&self, r: &BusinessRule) -> Result<()>;
+    async fn get_business_rule(&self, sandbox: &str, id: &str) -> Result<Option<BusinessRule>>;
+    async fn list_business_rules(&self, sandbox: &str) -> Result<Vec<BusinessRule>>;
+    /// Replaces a rule (PUT); false when there is none.
+    async fn update_business_rule(&self, r: &BusinessRule) -> Result<bool>;
+    /// False when there was none.
+    async fn delete_business_rule(&self, sandbox: &str, id: &str) -> Result<bool>;
 }

@@ -11,6 +11,9 @@ mod management;
 mod messages;
 mod wal_sync;
 mod writer;
+// --- suppressions and business rules
+mod business_rules;
+mod suppressions;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -33,6 +36,11 @@ use herald_domain::fragment::Fragment;
 use herald_domain::language::LanguageSettings;
 use herald_domain::message::{Deliverable, Message};
 use herald_domain::profile::{Identity, Profile};
+// --- suppressions and business rules
+use herald_domain::business_rule::BusinessRule;
+use herald_domain::channel::Channel;
+use herald_domain::suppression::{Suppression, SuppressionFilter, SuppressionHit};
+use std::collections::HashMap;
 
 use crate::types::*;
 use crate::{Result, Store, StoreError};
@@ -329,6 +337,49 @@ impl Store for SqliteStore {
     }
     async fn next_due_at(&self) -> Result<Option<DateTime<Utc>>> {
         messages::next_due_at(&self.read).await
+    }
+
+    // --- suppressions
+    async fn add_suppression(&self, s: &Suppression) -> Result<(Suppression, bool)> {
+        suppressions::add(&mut *self.writer.lock().await, s).await
+    }
+    async fn get_suppression(&self, sandbox: &str, id: &str) -> Result<Option<Suppression>> {
+        suppressions::get(&self.read, sandbox, id).await
+    }
+    async fn delete_suppression(&self, sandbox: &str, id: &str) -> Result<bool> {
+        suppressions::delete(&mut *self.writer.lock().await, sandbox, id).await
+    }
+    async fn list_suppressions(
+        &self,
+        sandbox: &str,
+        filter: &SuppressionFilter,
+    ) -> Result<Vec<Suppression>> {
+        suppressions::list(&self.read, sandbox, filter).await
+    }
+    async fn suppressed(
+        &self,
+        sandbox: &str,
+        channel: Channel,
+        addresses: &[String],
+    ) -> Result<HashMap<String, SuppressionHit>> {
+        suppressions::suppressed(&self.read, sandbox, channel, addresses).await
+    }
+
+    // --- business rules
+    async fn insert_business_rule(&self, r: &BusinessRule) -> Result<()> {
+        business_rules::insert(&mut *self.writer.lock().await, r).await
+    }
+    async fn get_business_rule(&self, sandbox: &str, id: &str) -> Result<Option<BusinessRule>> {
+        business_rules::get(&self.read, sandbox, id).await
+    }
+    async fn list_business_rules(&self, sandbox: &str) -> Result<Vec<BusinessRule>> {
+        business_rules::list(&self.read, sandbox).await
+    }
+    async fn update_business_rule(&self, r: &BusinessRule) -> Result<bool> {
+        business_rules::update(&mut *self.writer.lock().await, r).await
+    }
+    async fn delete_business_rule(&self, sandbox: &str, id: &str) -> Result<bool> {
+        business_rules::delete(&mut *self.writer.lock().await, sandbox, id).await
     }
 }
 
