@@ -44,7 +44,9 @@ pub struct Suppression {
 impl Suppression {
     /// The comparison key of the address (`None` for a domain entry).
     pub fn address_key(&self) -> Option<String> {
-        self.address.as_deref().map(|a| address_key(self.channel, a))
+        self.address
+            .as_deref()
+            .map(|a| address_key(self.channel, a))
     }
 }
 
@@ -327,7 +329,13 @@ mod tests {
 
     #[test]
     fn email_addresses_and_domains() {
-        for bad in ["jane", "jane@localhost", "a b@x.com", "j@-x.com", "j@x..com"] {
+        for bad in [
+            "jane",
+            "jane@localhost",
+            "a b@x.com",
+            "j@-x.com",
+            "j@x..com",
+        ] {
             assert_eq!(
                 pointers(&new(Channel::Email, Some(bad), None)),
                 ["/address"],
@@ -368,7 +376,13 @@ mod tests {
             normalize_phone("+49 (151) 123-456.78").as_deref(),
             Some("+4915112345678")
         );
-        for bad in ["4915112345678", "+1234567", "+1234567890123456", "+0123456789", "+49x1"] {
+        for bad in [
+            "4915112345678",
+            "+1234567",
+            "+1234567890123456",
+            "+0123456789",
+            "+49x1",
+        ] {
             assert_eq!(normalize_phone(bad), None, "{bad}");
             assert_eq!(
                 pointers(&new(Channel::Sms, Some(bad), None)),
@@ -376,7 +390,10 @@ mod tests {
                 "{bad}"
             );
         }
-        assert_eq!(address_key(Channel::Sms, "+49 151 12345678"), "+4915112345678");
+        assert_eq!(
+            address_key(Channel::Sms, "+49 151 12345678"),
+            "+4915112345678"
+        );
         assert!(pointers(&new(Channel::Push, Some("fcm:AbC-123_x"), None)).is_empty());
         assert_eq!(address_key(Channel::Push, "AbC"), "AbC", "tokens keep case");
         assert_eq!(

@@ -135,16 +135,30 @@ mod tests {
             .clone()
             .into_rule("r1".into(), "prod".into(), Utc::now());
         store.insert_business_rule(&rule).await.unwrap();
-        let got = store.get_business_rule("prod", "r1").await.unwrap().unwrap();
+        let got = store
+            .get_business_rule("prod", "r1")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(got.period, rule.period);
         assert_eq!(got.max_messages, 3);
-        assert!(store.get_business_rule("dev", "r1").await.unwrap().is_none());
+        assert!(
+            store
+                .get_business_rule("dev", "r1")
+                .await
+                .unwrap()
+                .is_none()
+        );
 
         let mut changed = body;
         changed.max_messages = 5;
         let updated = changed.replace(&got, Utc::now());
         assert!(store.update_business_rule(&updated).await.unwrap());
-        let got = store.get_business_rule("prod", "r1").await.unwrap().unwrap();
+        let got = store
+            .get_business_rule("prod", "r1")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(got.max_messages, 5);
         assert_eq!(store.list_business_rules("prod").await.unwrap().len(), 1);
         assert!(store.list_business_rules("dev").await.unwrap().is_empty());

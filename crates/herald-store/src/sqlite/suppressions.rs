@@ -17,7 +17,8 @@ use crate::{Result, StoreError};
 /// Addresses per lookup query.
 const LOOKUP_CHUNK: usize = 500;
 
-const COLUMNS: &str = "sandbox, id, channel, address, address_key, domain, reason, source, created_at";
+const COLUMNS: &str =
+    "sandbox, id, channel, address, address_key, domain, reason, source, created_at";
 
 fn from_row(r: &SqliteRow) -> Result<Suppression> {
     let channel: String = r.try_get("channel")?;
@@ -255,7 +256,10 @@ mod tests {
         assert_eq!(hits.len(), 3, "{hits:?}");
         assert_eq!(hits["jane@EXAMPLE.com"].reason_code, "emailSuppressed");
         assert_eq!(hits["jane@EXAMPLE.com"].suppression_id, jane.id);
-        assert_eq!(hits["someone@blocked.example"].reason_code, "domainSuppressed");
+        assert_eq!(
+            hits["someone@blocked.example"].reason_code,
+            "domainSuppressed"
+        );
         assert_eq!(hits["someone@blocked.example"].suppression_id, blocked.id);
         assert_eq!(
             hits["x@blocked.example"].suppression_id, both.id,
