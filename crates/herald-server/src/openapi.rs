@@ -10,6 +10,8 @@ use crate::routes::{
     campaigns, channel_configurations, executions, fragments, health, language_settings, messages,
     profiles, proofs, reports,
 };
+// --- suppressions and business rules
+use crate::routes::{business_rules, suppressions};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -24,6 +26,9 @@ use crate::routes::{
         executions::unitary, executions::get_one,
         messages::list, messages::get_one,
         health::health,
+        // --- suppressions and business rules
+        suppressions::create, suppressions::list, suppressions::get_one, suppressions::delete, suppressions::check,
+        business_rules::create, business_rules::list, business_rules::get_one, business_rules::put, business_rules::delete,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = []))

@@ -10,6 +10,9 @@ pub mod messages;
 pub mod profiles;
 pub mod proofs;
 pub mod reports;
+// --- suppressions and business rules
+pub mod business_rules;
+pub mod suppressions;
 
 use axum::Router;
 use axum::routing::{get, post, put};
@@ -76,6 +79,26 @@ pub fn authenticated() -> Router<AppState> {
         .route("/v1/executions/{id}/report", get(reports::execution))
         .route("/v1/messages", get(messages::list))
         .route("/v1/messages/{id}", get(messages::get_one))
+        // --- suppressions and business rules
+        .route(
+            "/v1/suppressions",
+            post(suppressions::create).get(suppressions::list),
+        )
+        .route("/v1/suppressions:check", get(suppressions::check))
+        .route(
+            "/v1/suppressions/{id}",
+            get(suppressions::get_one).delete(suppressions::delete),
+        )
+        .route(
+            "/v1/business-rules",
+            post(business_rules::create).get(business_rules::list),
+        )
+        .route(
+            "/v1/business-rules/{id}",
+            get(business_rules::get_one)
+                .put(business_rules::put)
+                .delete(business_rules::delete),
+        )
 }
 
 /// Health and the like: no key.
