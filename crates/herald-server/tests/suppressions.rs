@@ -90,19 +90,19 @@ async fn suppression_crud_and_idempotent_add() {
         [id.clone(), sms["id"].as_str().unwrap().to_string()]
     );
     let emails = s.get("/v1/suppressions?channel=email").await;
-    assert_eq!(ids(emails.ok(200)), [id.clone()]);
+    assert_eq!(ids(emails.ok(200)), [id.as_str()]);
     let by_address = s
         .get(&format!(
             "/v1/suppressions?address={}",
             enc("JANE.DOE@example.com")
         ))
         .await;
-    assert_eq!(ids(by_address.ok(200)), [id.clone()]);
+    assert_eq!(ids(by_address.ok(200)), [id.as_str()]);
 
     // Pagination.
     let page = s.get("/v1/suppressions?limit=1").await;
     let page = page.ok(200).clone();
-    assert_eq!(ids(&page), [id.clone()]);
+    assert_eq!(ids(&page), [id.as_str()]);
     let next = page["next"].as_str().unwrap();
     let page2 = s
         .get(&format!("/v1/suppressions?limit=1&cursor={next}"))
@@ -351,7 +351,7 @@ async fn business_rules_crud_and_validation() {
     let got = s.get(&format!("/v1/business-rules/{id}")).await;
     assert_eq!(got.ok(200)["name"], "3 a week");
     let list = s.get("/v1/business-rules").await;
-    assert_eq!(ids(list.ok(200)), [id.clone()]);
+    assert_eq!(ids(list.ok(200)), [id.as_str()]);
 
     let put = s
         .put(
