@@ -226,6 +226,9 @@ pub struct CampaignDefinition {
     pub webhooks_enabled: bool,
     #[serde(default)]
     pub missing_values: MissingValues,
+    /// Frequency-cap rule sets (business rules) a marketing campaign obeys.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub business_rule_ids: Vec<String>,
 }
 
 /// A campaign as stored and returned by the API.

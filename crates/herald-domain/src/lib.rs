@@ -2,6 +2,8 @@
 //! no I/O, no async, no storage or HTTP types. The store persists these
 //! types; the server validates requests into them.
 
+pub mod audience;
+pub mod audience_execution;
 pub mod campaign;
 pub mod channel;
 pub mod content;
@@ -12,6 +14,7 @@ pub mod ids;
 pub mod json;
 pub mod language;
 pub mod message;
+pub mod policy;
 pub mod profile;
 pub mod review;
 pub mod sandbox;

@@ -35,7 +35,7 @@ pub struct Check {
 }
 
 impl Check {
-    fn error(code: &str, pointer: &str, message: impl Into<String>) -> Check {
+    pub fn error(code: &str, pointer: &str, message: impl Into<String>) -> Check {
         Check {
             code: code.into(),
             severity: Severity::Error,
@@ -58,6 +58,63 @@ impl Check {
 pub struct ReviewResult {
     pub ready: bool,
     pub checks: Vec<Check>,
+}
+
+impl ReviewResult {
+    /// Adds checks made outside [`review`] (those that need the store).
+    pub fn add(&mut self, checks: impl IntoIterator<Item = Check>) {
+        self.checks.extend(checks);
+        self.ready = !self.checks.iter().any(|c| c.severity == Severity::Error);
+    }
+}
+
+/// Checks of the business rules and audience a campaign names, given what
+/// exists: `rules` has, per id of `businessRuleIds`, the rule's channel
+/// when it exists; `audience_exists` whether `audience.audienceId` does.
+pub fn reference_checks(
+    def: &CampaignDefinition,
+    rules: &[Option<crate::channel::Channel>],
+    audience_exists: Option<bool>,
+) -> Vec<Check> {
+    let mut checks = Vec::new();
+    if !def.business_rule_ids.is_empty() && def.category != CampaignCategory::Marketing {
+        checks.push(Check::error(
+            "business_rules_not_allowed",
+            "/businessRuleIds",
+            "frequency caps apply to marketing campaigns only",
+        ));
+    }
+    for (i, (id, found)) in def.business_rule_ids.iter().zip(rules).enumerate() {
+        let pointer = format!("/businessRuleIds/{i}");
+        match found {
+            None => checks.push(Check::error(
+                "unknown_business_rule",
+                &pointer,
+                format!("no business rule '{id}' exists in this sandbox"),
+            )),
+            Some(ch) if *ch != def.action.channel => checks.push(Check::error(
+                "business_rule_channel",
+                &pointer,
+                format!(
+                    "business rule '{id}' caps {} messages; the action is {}",
+                    ch.as_str(),
+                    def.action.channel.as_str()
+                ),
+            )),
+            Some(_) => {}
+        }
+    }
+    if audience_exists == Some(false) {
+        checks.push(Check::error(
+            "unknown_audience",
+            "/audience/audienceId",
+            format!(
+                "no audience '{}' exists in this sandbox",
+                def.audience.audience_id.as_deref().unwrap_or("")
+            ),
+        ));
+    }
+    checks
 }
 
 /// Reviews a definition. `configuration` is the channel configuration the

@@ -156,6 +156,8 @@ pub struct SuppressionHit {
     /// `emailSuppressed`, `domainSuppressed`, `smsSuppressed`, `pushSuppressed`.
     pub reason_code: &'static str,
     pub suppression_id: String,
+    /// Why the entry exists (`unsubscribe` stops marketing only).
+    pub reason: String,
 }
 
 /// The exclusion reason for a hit on `channel`, by address or (email) by domain.

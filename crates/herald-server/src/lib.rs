@@ -38,16 +38,51 @@ pub struct AppState {
     campaigns: Arc<campaign_cache::CampaignCache>,
     /// Wakes the delivery engine when messages are queued.
     wake: Option<Arc<Notify>>,
+    /// Runs audience executions in the background.
+    fanouts: Arc<herald_audience::Runner>,
+    /// Wakes the scheduler when a schedule is added.
+    scheduler: Arc<Notify>,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, wake: Option<Arc<Notify>>) -> AppState {
+        let fanouts = herald_audience::Runner::new(
+            store.clone(),
+            wake.clone(),
+            herald_audience::RunnerOptions::default(),
+        );
         AppState {
             store,
             keys: Arc::new(auth::KeyCache::default()),
             campaigns: Arc::new(campaign_cache::CampaignCache::default()),
             wake,
+            fanouts,
+            scheduler: Arc::new(Notify::new()),
         }
+    }
+
+    /// Resumes the audience executions a previous process left in progress
+    /// and starts the scheduler of audience executions; both stop with
+    /// `shutdown`.
+    pub async fn start_background(
+        &self,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> Result<usize, herald_store::StoreError> {
+        let resumed = self.fanouts.resume_all().await?;
+        tokio::spawn(herald_audience::run_scheduler(
+            self.fanouts.clone(),
+            self.scheduler.clone(),
+            shutdown,
+        ));
+        Ok(resumed)
+    }
+
+    fn run_fanout(&self, fanout: herald_domain::audience_execution::Fanout) {
+        self.fanouts.spawn(fanout);
+    }
+
+    fn wake_scheduler(&self) {
+        self.scheduler.notify_one();
     }
 
     fn wake_delivery(&self) {

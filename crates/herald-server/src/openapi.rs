@@ -7,8 +7,8 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::AppState;
 use crate::routes::{
-    campaigns, channel_configurations, executions, fragments, health, language_settings, messages,
-    profiles, proofs, reports,
+    audience_executions, audiences, campaigns, channel_configurations, executions, fragments,
+    health, language_settings, messages, profiles, proofs, reports,
 };
 // --- suppressions and business rules
 use crate::routes::{business_rules, suppressions};
@@ -24,6 +24,9 @@ use crate::routes::{business_rules, suppressions};
         campaigns::review, campaigns::activate, campaigns::stop, campaigns::simulate, proofs::create, campaigns::curl, reports::campaign, reports::execution,
         profiles::put, profiles::get_one,
         executions::unitary, executions::get_one,
+        audiences::create, audiences::list, audiences::get_one, audiences::delete, audiences::add_members, audiences::estimate,
+        audience_executions::create, audience_executions::status, audience_executions::get_schedule, audience_executions::delete_schedule,
+        executions::high_throughput,
         messages::list, messages::get_one,
         health::health,
         // --- suppressions and business rules

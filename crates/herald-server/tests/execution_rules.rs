@@ -789,7 +789,13 @@ async fn a_marketing_campaign_is_not_fired_through_unitary() {
     let cfg = s.email_config("marketing").await;
     let mut def = campaign_def(&cfg);
     def["category"] = json!("marketing");
-    def["audience"]["audienceId"] = json!("aud-1");
+    let aud = s
+        .post(
+            "/v1/audiences",
+            &json!({"name": "all", "rule": "profile.a != 1"}),
+        )
+        .await;
+    def["audience"]["audienceId"] = aud.ok(201)["id"].clone();
     let c = s.create_campaign(&def).await;
     let id = c["id"].as_str().unwrap();
     assert_eq!(s.activate(id).await["status"], "live");

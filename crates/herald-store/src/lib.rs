@@ -17,6 +17,8 @@ use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use herald_domain::audience::Audience;
+use herald_domain::audience_execution::{Fanout, ScheduledExecution};
 use herald_domain::campaign::{Campaign, CampaignVersion};
 use herald_domain::channel::ChannelConfiguration;
 use herald_domain::execution::Execution;
@@ -185,4 +187,69 @@ pub trait Store: Send + Sync + 'static {
     async fn update_business_rule(&self, r: &BusinessRule) -> Result<bool>;
     /// False when there was none.
     async fn delete_business_rule(&self, sandbox: &str, id: &str) -> Result<bool>;
+    // --- audiences
+    /// Stores an audience with the members of a static one.
+    async fn insert_audience(&self, a: &Audience, members: &[Identity]) -> Result<()>;
+    /// Adds members to a static audience; returns how many were new.
+    async fn add_audience_members(
+        &self,
+        sandbox: &str,
+        audience_id: &str,
+        members: &[Identity],
+    ) -> Result<u64>;
+    async fn get_audience(&self, sandbox: &str, id: &str) -> Result<Option<Audience>>;
+    async fn list_audiences(&self, sandbox: &str) -> Result<Vec<Audience>>;
+    /// Deletes the audience and its members; false when there was none.
+    async fn delete_audience(&self, sandbox: &str, id: &str) -> Result<bool>;
+    /// Up to `limit` candidates after position `after`, in position order:
+    /// every profile for a rule audience (the caller evaluates the rule),
+    /// the members that have a profile for a static one. `namespace` picks
+    /// the identity reported with each candidate.
+    async fn scan_audience(
+        &self,
+        sandbox: &str,
+        audience: &Audience,
+        namespace: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<AudienceScan>;
+
+    // --- audience executions
+    /// Stores the execution and its fan-out state at once. Idempotent on
+    /// (campaign, requestId) like `accept_execution`.
+    async fn start_fanout(&self, new: NewFanout) -> Result<AcceptOutcome>;
+    async fn get_fanout(&self, sandbox: &str, execution_id: &str) -> Result<Option<Fanout>>;
+    /// Fan-outs still in progress (resumed at start).
+    async fn running_fanouts(&self) -> Result<Vec<Fanout>>;
+    /// One batch: messages, frequency caps and the checkpoint, atomically.
+    async fn append_fanout(&self, batch: FanoutBatch) -> Result<FanoutBatchResult>;
+    async fn fail_fanout(
+        &self,
+        sandbox: &str,
+        execution_id: &str,
+        error: &str,
+        at: DateTime<Utc>,
+    ) -> Result<()>;
+
+    // --- scheduled executions
+    /// Stores a schedule; the one already stored for (campaign, requestId)
+    /// when there is one.
+    async fn insert_schedule(&self, s: &ScheduledExecution) -> Result<Option<ScheduledExecution>>;
+    async fn get_schedule(&self, sandbox: &str, id: &str) -> Result<Option<ScheduledExecution>>;
+    async fn find_schedule_by_request(
+        &self,
+        sandbox: &str,
+        campaign_id: &str,
+        request_id: &str,
+    ) -> Result<Option<ScheduledExecution>>;
+    /// Deletes a schedule that has not fired.
+    async fn delete_schedule(&self, sandbox: &str, id: &str) -> Result<ScheduleDeletion>;
+    /// Schedules due at `now` that have not fired, in time order.
+    async fn due_schedules(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<ScheduledExecution>>;
+    /// When the next schedule fires.
+    async fn next_schedule_at(&self) -> Result<Option<DateTime<Utc>>>;
 }

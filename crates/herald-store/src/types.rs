@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
+use std::time::Duration;
 
 use herald_domain::channel::Channel;
 use herald_domain::execution::{Execution, PlannedMessage, ProfileToCreate};
@@ -117,4 +118,94 @@ pub struct MessageCounts {
     /// Per recipient domain (lower-cased), the messages by status.
     pub by_domain:
         std::collections::BTreeMap<String, std::collections::BTreeMap<MessageStatus, u64>>,
+}
+
+// --- audiences and audience executions
+
+/// One profile an audience scan found: its position (the resume point),
+/// its identity in the campaign's namespace when it has one, and its
+/// attributes as stored (JSON text, parsed by the caller).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AudienceCandidate {
+    pub position: i64,
+    pub profile_id: String,
+    pub identity: Option<String>,
+    pub attributes: String,
+}
+
+/// A page of an audience scan. `next` is the position to resume after;
+/// `None` when the scan reached the end. `skipped` counts static members
+/// with no profile.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AudienceScan {
+    pub candidates: Vec<AudienceCandidate>,
+    pub next: Option<i64>,
+    pub skipped: u64,
+}
+
+/// An audience execution to start: its execution row and its fan-out state,
+/// stored together; `schedule_id` is marked fired in the same transaction.
+#[derive(Debug, Clone)]
+pub struct NewFanout {
+    pub execution: Execution,
+    pub audience_id: String,
+    pub schedule_id: Option<String>,
+}
+
+/// A frequency cap as the fan-out applies it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrequencyCap {
+    pub rule_id: String,
+    pub max_messages: u32,
+    pub window: Duration,
+}
+
+/// One batch of an audience execution: its messages (inserted unless the
+/// profile already has one from this execution) and the scan position
+/// they bring the checkpoint to, in one transaction.
+#[derive(Debug, Clone)]
+pub struct FanoutBatch {
+    pub sandbox: String,
+    pub execution_id: String,
+    pub campaign_id: String,
+    pub campaign_version: i64,
+    pub channel: Channel,
+    pub messages: Vec<FanoutMessage>,
+    pub caps: Vec<FrequencyCap>,
+    pub cursor: i64,
+    /// The scan is over: the execution becomes `Succeeded`.
+    pub done: bool,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FanoutMessage {
+    pub message_id: String,
+    pub user_id: String,
+    pub namespace: String,
+    pub profile_id: String,
+    pub address: Option<String>,
+    pub status: MessageStatus,
+    pub exclusion_reason: Option<String>,
+    /// Render data snapshot (the stored attributes, JSON text as read).
+    pub profile: String,
+    pub locale: Option<String>,
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FanoutBatchResult {
+    /// Messages written (a profile seen before in this execution is not).
+    pub inserted: u64,
+    pub queued: u64,
+    pub frequency_capped: u64,
+}
+
+/// What deleting a schedule found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScheduleDeletion {
+    Deleted,
+    NotFound,
+    /// It fired already: this execution runs.
+    AlreadyFired(String),
 }

@@ -82,6 +82,13 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         store.clone() as Arc<dyn Store>,
         engine.as_ref().map(|e| e.waker()),
     );
+    // Audience executions left in progress by a previous process resume
+    // from their checkpoints; the scheduler fires due schedules.
+    let (stop_background, background_rx) = tokio::sync::watch::channel(false);
+    let resumed = state.start_background(background_rx).await?;
+    if resumed > 0 {
+        info!(resumed, "resumed audience executions");
+    }
     let app = herald_server::router(
         state,
         RouterOptions {
@@ -109,6 +116,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             tokio::time::sleep(SHUTDOWN_GRACE).await;
         } => warn!(grace_s = SHUTDOWN_GRACE.as_secs(), "requests still open after the grace period; closing them"),
     }
+    let _ = stop_background.send(true);
     info!("HTTP server stopped; finishing in-flight sends");
     if let Some(engine) = engine {
         engine.shutdown().await;

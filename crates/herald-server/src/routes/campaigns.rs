@@ -395,13 +395,32 @@ async fn run_review(state: &AppState, c: &Campaign) -> ApiResult<Reviewed> {
         .await?;
     let language = language_settings_of(state, c).await?;
     let fragments = load_fragments(state, &c.sandbox, &c.definition.content).await?;
-    let result = review_definition(
+    let mut result = review_definition(
         &c.definition,
         cfg.as_ref(),
         language.as_ref(),
         &fragments,
         Utc::now(),
     );
+    let mut rules = Vec::new();
+    for id in &c.definition.business_rule_ids {
+        rules.push(
+            state
+                .store
+                .get_business_rule(&c.sandbox, id)
+                .await?
+                .map(|r| r.channel),
+        );
+    }
+    let audience_exists = match &c.definition.audience.audience_id {
+        Some(id) => Some(state.store.get_audience(&c.sandbox, id).await?.is_some()),
+        None => None,
+    };
+    result.add(herald_domain::review::reference_checks(
+        &c.definition,
+        &rules,
+        audience_exists,
+    ));
     Ok(Reviewed {
         result,
         language,

@@ -11,15 +11,18 @@ use axum::{Extension, Json};
 use chrono::Utc;
 use serde_json::{Value, json};
 
+use herald_domain::FieldError;
 use herald_domain::campaign::{
     CampaignCategory, CampaignStatus, CampaignVersion, MissingValues, WindowPosition,
 };
 use herald_domain::execution::{
-    Execution, ExecutionResponse, MAX_CONTEXT_BYTES, RecipientResult, RecipientType,
-    UnitaryRequest, assign_locales, exclude_missing_values, plan_unitary,
+    Execution, ExecutionResponse, MAX_CONTEXT_BYTES, PlannedMessage, RecipientResult,
+    RecipientType, UnitaryRequest, assign_locales, exclude_missing_values, plan_unitary,
 };
 use herald_domain::ids::new_id;
 use herald_domain::json::canonical_hash;
+use herald_domain::message::MessageStatus;
+use herald_domain::policy::suppression_applies;
 use herald_domain::profile::{Profile, ProfileOrigin, normalize_identity};
 use herald_store::{AcceptOutcome, NewExecution};
 
@@ -45,13 +48,48 @@ pub async fn unitary(
         Ok(b) => b,
         Err(e) => return crate::json_body::body_rejection(e).into_response(),
     };
-    match unitary_inner(&state, &caller, &body).await {
+    match execute(&state, &caller, &body, Mode::Unitary).await {
         Ok(r) => r,
         Err(p) => p.into_response(),
     }
 }
 
-async fn unitary_inner(state: &AppState, caller: &Caller, body: &[u8]) -> ApiResult<Response> {
+/// `POST /ajo/im/executions/highthroughput` (also `/v1/executions/highthroughput`):
+/// high-throughput campaigns; `external` recipients only, no profile lookup
+/// or creation.
+#[utoipa::path(post, path = "/ajo/im/executions/highthroughput", tag = "execution", request_body = UnitaryRequest,
+    params(("x-sandbox-name" = Option<String>, Header, description = "Sandbox (default prod)")),
+    responses(
+        (status = 202, body = ExecutionResponse, description = "Accepted: the execution and its messages are on disk"),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 413, body = Problem)))]
+pub async fn high_throughput(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => return crate::json_body::body_rejection(e).into_response(),
+    };
+    match execute(&state, &caller, &body, Mode::HighThroughput).await {
+        Ok(r) => r,
+        Err(p) => p.into_response(),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Unitary,
+    HighThroughput,
+}
+
+async fn execute(
+    state: &AppState,
+    caller: &Caller,
+    body: &[u8],
+    mode: Mode,
+) -> ApiResult<Response> {
     caller.require(SCOPE_EXECUTE)?;
     let raw = parse_value(body)?;
     let req: UnitaryRequest = from_value(&raw)?;
@@ -71,7 +109,18 @@ async fn unitary_inner(state: &AppState, caller: &Caller, body: &[u8]) -> ApiRes
         )
         .at("/context")));
     }
-    let errors = req.validate();
+    let mut errors = req.validate();
+    if mode == Mode::HighThroughput {
+        for (i, r) in req.recipients.iter().enumerate() {
+            if r.kind != RecipientType::External {
+                errors.push(FieldError::new(
+                    format!("/recipients/{i}/type"),
+                    "external_only",
+                    "high-throughput calls take recipients of type \"external\" only (no profile lookup)",
+                ));
+            }
+        }
+    }
     if !errors.is_empty() {
         return Err(ctx(Problem::bad_request(errors)));
     }
@@ -98,6 +147,23 @@ async fn unitary_inner(state: &AppState, caller: &Caller, body: &[u8]) -> ApiRes
         }
     };
     let def = &version.definition;
+    match (mode, def.high_throughput) {
+        (Mode::Unitary, true) => {
+            return Err(ctx(Problem::conflict(
+                "wrong-campaign-kind",
+                "this is a high-throughput campaign: fire it with POST /ajo/im/executions/highthroughput",
+            )
+            .at("/campaignId")));
+        }
+        (Mode::HighThroughput, false) => {
+            return Err(ctx(Problem::conflict(
+                "wrong-campaign-kind",
+                "this campaign is not in high-throughput mode: fire it with POST /ajo/im/executions/unitary",
+            )
+            .at("/campaignId")));
+        }
+        _ => {}
+    }
 
     // Idempotency fast path before the profile lookups a replay would
     // repeat; the store enforces idempotency again, atomically, on accept.
@@ -123,6 +189,14 @@ async fn unitary_inner(state: &AppState, caller: &Caller, body: &[u8]) -> ApiRes
     })?;
 
     let mut plan = plan;
+    apply_suppressions(
+        state,
+        caller,
+        def.category,
+        def.action.channel,
+        &mut plan.messages,
+    )
+    .await?;
     if let Some(chooser) = live.locale_chooser() {
         let context = req.context.clone().unwrap_or_else(|| json!({}));
         assign_locales(&mut plan.messages, chooser, &context);
@@ -162,7 +236,10 @@ async fn unitary_inner(state: &AppState, caller: &Caller, body: &[u8]) -> ApiRes
             campaign_version: version.version,
             request_id: req.request_id.clone(),
             request_hash: request_hash.clone(),
-            kind: "unitary".into(),
+            kind: match mode {
+                Mode::Unitary => "unitary".into(),
+                Mode::HighThroughput => "highThroughput".into(),
+            },
             context: req.context.clone().unwrap_or_else(|| json!({})),
             created_at: now,
             created_by: caller.key_name.clone(),
@@ -180,12 +257,55 @@ async fn unitary_inner(state: &AppState, caller: &Caller, body: &[u8]) -> ApiRes
     match state.store.accept_execution(new).await? {
         AcceptOutcome::Created => {
             state.wake_delivery();
-            metrics::counter!("herald_executions_accepted_total", "kind" => "unitary").increment(1);
+            let kind = match mode {
+                Mode::Unitary => "unitary",
+                Mode::HighThroughput => "highThroughput",
+            };
+            metrics::counter!("herald_executions_accepted_total", "kind" => kind).increment(1);
             tracing::debug!(execution_id = %execution_id, campaign_id = %req.campaign_id, "execution accepted");
             Ok((StatusCode::ACCEPTED, Json(response_json)).into_response())
         }
         AcceptOutcome::Existing(prev) => replay(*prev, &request_hash).map_err(ctx),
     }
+}
+
+/// Excludes the recipients on the sandbox's suppression list (one lookup
+/// for the call). Transactional messages ignore unsubscribes only.
+async fn apply_suppressions(
+    state: &AppState,
+    caller: &Caller,
+    category: CampaignCategory,
+    channel: herald_domain::channel::Channel,
+    messages: &mut [PlannedMessage],
+) -> ApiResult<()> {
+    let addresses: Vec<String> = messages
+        .iter()
+        .filter(|m| m.status == MessageStatus::Queued)
+        .filter_map(|m| m.address.clone())
+        .collect();
+    if addresses.is_empty() {
+        return Ok(());
+    }
+    let hits = state
+        .store
+        .suppressed(&caller.sandbox, channel, &addresses)
+        .await?;
+    for m in messages
+        .iter_mut()
+        .filter(|m| m.status == MessageStatus::Queued)
+    {
+        if let Some(hit) = m.address.as_ref().and_then(|a| hits.get(a))
+            && suppression_applies(category, &hit.reason)
+        {
+            m.status = MessageStatus::Excluded;
+            m.exclusion_reason = Some(hit.reason_code.to_string());
+            m.detail = Some(format!(
+                "suppressed ({}, {})",
+                hit.reason, hit.suppression_id
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The version that serves this call, or why none does.

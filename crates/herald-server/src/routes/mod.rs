@@ -1,5 +1,7 @@
 //! Route table. Paths are the contract of API.md.
 
+pub mod audience_executions;
+pub mod audiences;
 pub mod campaigns;
 pub mod channel_configurations;
 pub mod executions;
@@ -72,6 +74,45 @@ pub fn authenticated() -> Router<AppState> {
         .route(
             "/v1/profiles/{namespace}/{id}",
             put(profiles::put).get(profiles::get_one),
+        )
+        .route(
+            "/v1/audiences",
+            post(audiences::create).get(audiences::list),
+        )
+        .route(
+            "/v1/audiences/{id}",
+            get(audiences::get_one).delete(audiences::delete),
+        )
+        .route("/v1/audiences/{id}/members", post(audiences::add_members))
+        .route("/v1/audiences/{id}/estimate", get(audiences::estimate))
+        .route(
+            "/ajo/im/executions/audience",
+            post(audience_executions::create),
+        )
+        .route("/v1/executions/audience", post(audience_executions::create))
+        .route(
+            "/ajo/im/executions/audience/{id}",
+            get(audience_executions::status),
+        )
+        .route(
+            "/v1/executions/audience/{id}",
+            get(audience_executions::status),
+        )
+        .route(
+            "/ajo/im/executions/schedules/{id}",
+            get(audience_executions::get_schedule).delete(audience_executions::delete_schedule),
+        )
+        .route(
+            "/v1/executions/schedules/{id}",
+            get(audience_executions::get_schedule).delete(audience_executions::delete_schedule),
+        )
+        .route(
+            "/ajo/im/executions/highthroughput",
+            post(executions::high_throughput),
+        )
+        .route(
+            "/v1/executions/highthroughput",
+            post(executions::high_throughput),
         )
         .route("/ajo/im/executions/unitary", post(executions::unitary))
         .route("/v1/executions/unitary", post(executions::unitary))

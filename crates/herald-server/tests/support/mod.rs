@@ -99,7 +99,12 @@ pub async fn start() -> Server {
     ensure_admin_key(store.as_ref(), Some(ADMIN_KEY))
         .await
         .expect("admin key");
-    let app = router(AppState::new(store.clone(), None), RouterOptions::default());
+    let state = AppState::new(store.clone(), None);
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    // The scheduler lives as long as the test's runtime.
+    std::mem::forget(stop);
+    state.start_background(rx).await.expect("background tasks");
+    let app = router(state, RouterOptions::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

@@ -5,6 +5,7 @@
 //! writers and never answers BUSY); a small pool of read-only connections
 //! serves reads concurrently with writes.
 
+mod audiences;
 mod codec;
 mod fragments;
 mod management;
@@ -29,6 +30,8 @@ use sqlx::sqlite::{
 use sqlx::{ConnectOptions, Connection, SqliteConnection};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
+use herald_domain::audience::Audience;
+use herald_domain::audience_execution::{Fanout, ScheduledExecution};
 use herald_domain::campaign::{Campaign, CampaignVersion};
 use herald_domain::channel::ChannelConfiguration;
 use herald_domain::execution::Execution;
@@ -380,6 +383,103 @@ impl Store for SqliteStore {
     }
     async fn delete_business_rule(&self, sandbox: &str, id: &str) -> Result<bool> {
         business_rules::delete(&mut *self.writer.lock().await, sandbox, id).await
+    }
+
+    // --- audiences
+    async fn insert_audience(&self, a: &Audience, members: &[Identity]) -> Result<()> {
+        audiences::insert_audience(&mut *self.writer.lock().await, a, members).await
+    }
+    async fn add_audience_members(
+        &self,
+        sandbox: &str,
+        audience_id: &str,
+        members: &[Identity],
+    ) -> Result<u64> {
+        audiences::add_audience_members(
+            &mut *self.writer.lock().await,
+            sandbox,
+            audience_id,
+            members,
+        )
+        .await
+    }
+    async fn get_audience(&self, sandbox: &str, id: &str) -> Result<Option<Audience>> {
+        audiences::get_audience(&self.read, sandbox, id).await
+    }
+    async fn list_audiences(&self, sandbox: &str) -> Result<Vec<Audience>> {
+        audiences::list_audiences(&self.read, sandbox).await
+    }
+    async fn delete_audience(&self, sandbox: &str, id: &str) -> Result<bool> {
+        audiences::delete_audience(&mut *self.writer.lock().await, sandbox, id).await
+    }
+    async fn scan_audience(
+        &self,
+        sandbox: &str,
+        audience: &Audience,
+        namespace: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<AudienceScan> {
+        audiences::scan_audience(&self.read, sandbox, audience, namespace, after, limit).await
+    }
+
+    // --- audience executions
+    async fn start_fanout(&self, new: NewFanout) -> Result<AcceptOutcome> {
+        audiences::start_fanout(&mut *self.writer.lock().await, &new).await
+    }
+    async fn get_fanout(&self, sandbox: &str, execution_id: &str) -> Result<Option<Fanout>> {
+        audiences::get_fanout(&self.read, sandbox, execution_id).await
+    }
+    async fn running_fanouts(&self) -> Result<Vec<Fanout>> {
+        audiences::running_fanouts(&self.read).await
+    }
+    async fn append_fanout(&self, batch: FanoutBatch) -> Result<FanoutBatchResult> {
+        audiences::append_fanout(&mut *self.writer.lock().await, batch).await
+    }
+    async fn fail_fanout(
+        &self,
+        sandbox: &str,
+        execution_id: &str,
+        error: &str,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        audiences::fail_fanout(
+            &mut *self.writer.lock().await,
+            sandbox,
+            execution_id,
+            error,
+            at,
+        )
+        .await
+    }
+
+    // --- scheduled executions
+    async fn insert_schedule(&self, s: &ScheduledExecution) -> Result<Option<ScheduledExecution>> {
+        audiences::insert_schedule(&mut *self.writer.lock().await, s).await
+    }
+    async fn get_schedule(&self, sandbox: &str, id: &str) -> Result<Option<ScheduledExecution>> {
+        audiences::get_schedule(&self.read, sandbox, id).await
+    }
+    async fn find_schedule_by_request(
+        &self,
+        sandbox: &str,
+        campaign_id: &str,
+        request_id: &str,
+    ) -> Result<Option<ScheduledExecution>> {
+        audiences::find_schedule_by_request(&self.read, sandbox, campaign_id, request_id).await
+    }
+    async fn delete_schedule(&self, sandbox: &str, id: &str) -> Result<ScheduleDeletion> {
+        audiences::delete_schedule(&mut *self.writer.lock().await, sandbox, id).await
+    }
+    async fn due_schedules(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<ScheduledExecution>> {
+        audiences::due_schedules(&self.read, now, limit).await
+    }
+    async fn next_schedule_at(&self) -> Result<Option<DateTime<Utc>>> {
+        audiences::next_schedule_at(&self.read).await
     }
 }
 

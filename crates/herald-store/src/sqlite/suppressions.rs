@@ -151,10 +151,10 @@ pub async fn suppressed(
             Vec::new()
         };
         let rows = sqlx::query(
-            "SELECT id, address_key AS k, 0 AS by_domain FROM suppressions
+            "SELECT id, reason, address_key AS k, 0 AS by_domain FROM suppressions
               WHERE sandbox = ?1 AND channel = ?2 AND address_key IN (SELECT value FROM json_each(?3))
              UNION ALL
-             SELECT id, domain AS k, 1 AS by_domain FROM suppressions
+             SELECT id, reason, domain AS k, 1 AS by_domain FROM suppressions
               WHERE sandbox = ?1 AND channel = ?2 AND domain IN (SELECT value FROM json_each(?4))",
         )
         .bind(sandbox)
@@ -166,10 +166,10 @@ pub async fn suppressed(
         if rows.is_empty() {
             continue;
         }
-        let mut by_key: HashMap<String, String> = HashMap::new();
-        let mut by_domain: HashMap<String, String> = HashMap::new();
+        let mut by_key: HashMap<String, (String, String)> = HashMap::new();
+        let mut by_domain: HashMap<String, (String, String)> = HashMap::new();
         for r in rows {
-            let id: String = r.try_get("id")?;
+            let id: (String, String) = (r.try_get("id")?, r.try_get("reason")?);
             let k: String = r.try_get("k")?;
             if r.try_get::<i64, _>("by_domain")? == 1 {
                 by_domain.insert(k, id);
@@ -190,7 +190,8 @@ pub async fn suppressed(
                     address.clone(),
                     SuppressionHit {
                         reason_code: reason_code(channel, domain),
-                        suppression_id: id.clone(),
+                        suppression_id: id.0.clone(),
+                        reason: id.1.clone(),
                     },
                 );
             }

@@ -1,0 +1,45 @@
+//! Suppression lists applied to a batch: one store lookup for the batch's
+//! addresses.
+
+use herald_domain::campaign::CampaignCategory;
+use herald_domain::channel::Channel;
+use herald_domain::message::MessageStatus;
+use herald_domain::policy::suppression_applies;
+use herald_store::{FanoutMessage, Store, StoreError};
+
+pub async fn apply(
+    store: &dyn Store,
+    sandbox: &str,
+    category: CampaignCategory,
+    channel: Channel,
+    messages: &mut [FanoutMessage],
+) -> Result<(), StoreError> {
+    let addresses: Vec<String> = messages
+        .iter()
+        .filter(|m| m.status == MessageStatus::Queued)
+        .filter_map(|m| m.address.clone())
+        .collect();
+    if addresses.is_empty() {
+        return Ok(());
+    }
+    let hits = store.suppressed(sandbox, channel, &addresses).await?;
+    if hits.is_empty() {
+        return Ok(());
+    }
+    for m in messages
+        .iter_mut()
+        .filter(|m| m.status == MessageStatus::Queued)
+    {
+        if let Some(hit) = m.address.as_ref().and_then(|a| hits.get(a))
+            && suppression_applies(category, &hit.reason)
+        {
+            m.status = MessageStatus::Excluded;
+            m.exclusion_reason = Some(hit.reason_code.to_string());
+            m.detail = Some(format!(
+                "suppressed ({}, {})",
+                hit.reason, hit.suppression_id
+            ));
+        }
+    }
+    Ok(())
+}

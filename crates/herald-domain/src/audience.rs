@@ -1,0 +1,332 @@
+//! Audiences: who a marketing campaign is sent to. A rule audience is an
+//! expression of the personalization dialect over profile attributes
+//! (`profile.homeAddress.city = "Paris" and profile.loyalty.tier in
+//! ["gold","platinum"]`); a static audience is an uploaded list of
+//! identities.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use herald_template::{OutputMode, Template};
+
+use crate::error::FieldError;
+use crate::profile::Identity;
+
+/// Longest rule text accepted.
+pub const MAX_RULE_LEN: usize = 16 * 1024;
+/// Identities one static-audience request may carry (more go in further
+/// `POST /v1/audiences/{id}/members` calls).
+pub const MAX_STATIC_IDENTITIES: usize = 100_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AudienceKind {
+    Rule,
+    Static,
+}
+
+impl AudienceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AudienceKind::Rule => "rule",
+            AudienceKind::Static => "static",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "rule" => Some(AudienceKind::Rule),
+            "static" => Some(AudienceKind::Static),
+            _ => None,
+        }
+    }
+}
+
+/// A stored audience.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Audience {
+    pub id: String,
+    #[serde(skip)]
+    pub sandbox: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub kind: AudienceKind,
+    /// The expression of a rule audience.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// Members of a static audience (filled in by the store on reads).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_count: Option<u64>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `POST /v1/audiences`: `{name, rule}` or `{name, identities}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewAudience {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identities: Option<Vec<Identity>>,
+}
+
+impl NewAudience {
+    pub fn kind(&self) -> AudienceKind {
+        if self.rule.is_some() {
+            AudienceKind::Rule
+        } else {
+            AudienceKind::Static
+        }
+    }
+
+    /// Every problem with the body, each at its pointer.
+    pub fn validate(&self) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        if self.name.trim().is_empty() || self.name.len() > 256 {
+            errors.push(FieldError::new(
+                "/name",
+                "required",
+                "name must be 1 to 256 characters",
+            ));
+        }
+        match (&self.rule, &self.identities) {
+            (Some(_), Some(_)) => errors.push(FieldError::new(
+                "/identities",
+                "rule_and_identities",
+                "an audience is either a rule or a list of identities, not both",
+            )),
+            (None, None) => errors.push(FieldError::new(
+                "/rule",
+                "required",
+                "give a rule (an expression over profile attributes) or a list of identities",
+            )),
+            (Some(rule), None) => {
+                if let Err(e) = AudienceRule::compile(rule) {
+                    errors.extend(e);
+                }
+            }
+            (None, Some(ids)) => errors.extend(validate_identities(ids, "/identities")),
+        }
+        errors
+    }
+}
+
+/// Shape checks of uploaded identities (normalization is the identity
+/// module's; the caller applies it).
+pub fn validate_identities(ids: &[Identity], at: &str) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if ids.len() > MAX_STATIC_IDENTITIES {
+        errors.push(FieldError::new(
+            at,
+            "too_many_identities",
+            format!(
+                "one request takes at most {MAX_STATIC_IDENTITIES} identities; add more with POST /v1/audiences/{{id}}/members"
+            ),
+        ));
+        return errors;
+    }
+    for (i, ident) in ids.iter().enumerate() {
+        if ident.namespace.trim().is_empty() {
+            errors.push(FieldError::new(
+                format!("{at}/{i}/namespace"),
+                "required",
+                "namespace must not be empty",
+            ));
+        }
+        if ident.id.trim().is_empty() || ident.id.len() > 512 {
+            errors.push(FieldError::new(
+                format!("{at}/{i}/id"),
+                "invalid_identity",
+                "an identity must be 1 to 512 characters",
+            ));
+        }
+    }
+    errors
+}
+
+/// Render data for a rule: `{"profile": attributes}`.
+pub fn profile_data(attributes: Value) -> Value {
+    Value::Object(serde_json::Map::from_iter([(
+        "profile".to_string(),
+        attributes,
+    )]))
+}
+
+/// A compiled rule: evaluates to membership for one profile's attributes.
+#[derive(Debug, Clone)]
+pub struct AudienceRule {
+    template: Template,
+}
+
+impl AudienceRule {
+    /// Compiles `rule`; errors point at `/rule` and say where in it.
+    pub fn compile(rule: &str) -> Result<AudienceRule, Vec<FieldError>> {
+        let fail = |code: &str, msg: String| Err(vec![FieldError::new("/rule", code, msg)]);
+        if rule.trim().is_empty() {
+            return fail("required", "the rule must not be empty".into());
+        }
+        if rule.len() > MAX_RULE_LEN {
+            return fail(
+                "too_long",
+                format!("a rule is at most {MAX_RULE_LEN} bytes"),
+            );
+        }
+        // The rule is one expression: tag delimiters would close the
+        // `{%#if%}` it is wrapped in and inject template text.
+        if ["{%", "%}", "{{", "}}"].iter().any(|d| rule.contains(d)) {
+            return fail(
+                "invalid_rule",
+                "a rule is one expression, without {{ }} or {% %} tags".into(),
+            );
+        }
+        let template =
+            Template::compile(&format!("{{%#if {rule} %}}1{{%/if%}}")).map_err(|es| {
+                es.into_iter()
+                    .map(|e| {
+                        FieldError::new(
+                            "/rule",
+                            "invalid_rule",
+                            // The wrapper adds 6 characters before the rule.
+                            format!(
+                                "{} (line {}, column {})",
+                                e.message,
+                                e.line,
+                                if e.line == 1 {
+                                    e.column.saturating_sub(6).max(1)
+                                } else {
+                                    e.column
+                                }
+                            ),
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            })?;
+        let foreign: Vec<String> = template
+            .variables()
+            .into_iter()
+            .filter(|p| !p.starts_with("profile."))
+            .collect();
+        if !foreign.is_empty() {
+            return fail(
+                "invalid_rule",
+                format!(
+                    "a rule reads only profile attributes (profile.…); it reads {}",
+                    foreign.join(", ")
+                ),
+            );
+        }
+        Ok(AudienceRule { template })
+    }
+
+    /// Whether the profile of render data `{"profile": …}` is in the
+    /// audience. A rule that cannot be evaluated for this profile (e.g. a
+    /// work limit) does not match it.
+    pub fn matches(&self, data: &Value) -> bool {
+        matches!(
+            self.template.render(data, OutputMode::Text).as_deref(),
+            Ok("1")
+        )
+    }
+
+    /// [`Self::matches`] for bare attributes.
+    pub fn matches_attributes(&self, attributes: Value) -> bool {
+        self.matches(&profile_data(attributes))
+    }
+
+    pub fn source(&self) -> &str {
+        self.template.source()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rule(s: &str) -> AudienceRule {
+        AudienceRule::compile(s).unwrap_or_else(|e| panic!("{s}: {e:?}"))
+    }
+
+    #[test]
+    fn each_operator() {
+        let p = json!({
+            "homeAddress": {"city": "Paris"},
+            "loyalty": {"tier": "gold", "points": 1200},
+            "tags": ["vip"],
+            "consents": {"marketing": {"email": {"val": "y"}}}
+        });
+        let cases = [
+            (r#"profile.homeAddress.city = "Paris""#, true),
+            (r#"profile.homeAddress.city != "Paris""#, false),
+            (r#"profile.loyalty.points > 1000"#, true),
+            (r#"profile.loyalty.points >= 1200"#, true),
+            (r#"profile.loyalty.points < 1200"#, false),
+            (r#"profile.loyalty.points <= 1199"#, false),
+            (r#"profile.loyalty.tier in ["gold","platinum"]"#, true),
+            (r#"profile.loyalty.tier notIn ["gold","platinum"]"#, false),
+            (
+                r#"profile.homeAddress.city = "Paris" and profile.loyalty.tier in ["gold","platinum"]"#,
+                true,
+            ),
+            (
+                r#"profile.homeAddress.city = "Lyon" or profile.loyalty.points > 5"#,
+                true,
+            ),
+            (r#"not (profile.homeAddress.city = "Paris")"#, false),
+            (r#"profile.missing.attribute = "x""#, false),
+            (r#"contains(profile.homeAddress.city, "ar")"#, true),
+            (r#"startsWith(profile.homeAddress.city, "Pa")"#, true),
+            (r#"profile.consents.marketing.email.val = "y""#, true),
+        ];
+        for (src, expected) in cases {
+            assert_eq!(rule(src).matches_attributes(p.clone()), expected, "{src}");
+        }
+    }
+
+    #[test]
+    fn bad_rules_point_at_rule() {
+        for bad in [
+            "",
+            "profile.a = ",
+            "profile.a = 1 %}{{x}}{%#if true",
+            "context.x = 1",
+        ] {
+            let e = AudienceRule::compile(bad).expect_err(bad);
+            assert!(e.iter().all(|e| e.pointer == "/rule"), "{bad}: {e:?}");
+        }
+    }
+
+    #[test]
+    fn body_validation() {
+        let both = NewAudience {
+            name: "x".into(),
+            description: String::new(),
+            rule: Some("profile.a = 1".into()),
+            identities: Some(vec![]),
+        };
+        assert_eq!(both.validate()[0].pointer, "/identities");
+        let bad_ident = NewAudience {
+            name: "".into(),
+            description: String::new(),
+            rule: None,
+            identities: Some(vec![Identity {
+                namespace: "email".into(),
+                id: " ".into(),
+            }]),
+        };
+        let ptrs: Vec<_> = bad_ident
+            .validate()
+            .into_iter()
+            .map(|e| e.pointer)
+            .collect();
+        assert_eq!(ptrs, ["/name", "/identities/0/id"]);
+    }
+}
