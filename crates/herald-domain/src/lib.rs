@@ -15,5 +15,8 @@ pub mod message;
 pub mod profile;
 pub mod review;
 pub mod sandbox;
+// --- profiles and identity namespaces
+pub mod identity;
+pub mod import;
 
 pub use error::FieldError;
