@@ -10,6 +10,7 @@ use crate::routes::{
     campaigns, channel_configurations, executions, fragments, health, language_settings, messages,
     profiles, proofs, reports,
 };
+use crate::routes::{identity_namespaces, profile_import};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -24,6 +25,9 @@ use crate::routes::{
         executions::unitary, executions::get_one,
         messages::list, messages::get_one,
         health::health,
+        // --- profiles and identity namespaces
+        profiles::list, profiles::delete, profile_import::import,
+        identity_namespaces::create, identity_namespaces::list, identity_namespaces::get_one,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = []))

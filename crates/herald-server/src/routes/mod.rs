@@ -10,6 +10,9 @@ pub mod messages;
 pub mod profiles;
 pub mod proofs;
 pub mod reports;
+// --- profiles and identity namespaces
+pub mod identity_namespaces;
+pub mod profile_import;
 
 use axum::Router;
 use axum::routing::{get, post, put};
@@ -68,7 +71,9 @@ pub fn authenticated() -> Router<AppState> {
         .route("/v1/campaigns/{id}/report", get(reports::campaign))
         .route(
             "/v1/profiles/{namespace}/{id}",
-            put(profiles::put).get(profiles::get_one),
+            put(profiles::put)
+                .get(profiles::get_one)
+                .delete(profiles::delete),
         )
         .route("/ajo/im/executions/unitary", post(executions::unitary))
         .route("/v1/executions/unitary", post(executions::unitary))
@@ -76,6 +81,17 @@ pub fn authenticated() -> Router<AppState> {
         .route("/v1/executions/{id}/report", get(reports::execution))
         .route("/v1/messages", get(messages::list))
         .route("/v1/messages/{id}", get(messages::get_one))
+        // --- profiles and identity namespaces
+        .route(
+            "/v1/identity-namespaces",
+            post(identity_namespaces::create).get(identity_namespaces::list),
+        )
+        .route(
+            "/v1/identity-namespaces/{code}",
+            get(identity_namespaces::get_one),
+        )
+        .route("/v1/profiles", get(profiles::list))
+        .route("/v1/profiles:import", post(profile_import::import))
 }
 
 /// Health and the like: no key.
