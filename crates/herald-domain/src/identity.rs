@@ -181,10 +181,7 @@ fn normalize_phone(v: &str) -> Result<String, IdentityError> {
     if !number.is_valid() {
         return Err(IdentityError::InvalidPhone(v.to_string()));
     }
-    Ok(number
-        .format()
-        .mode(phonenumber::Mode::E164)
-        .to_string())
+    Ok(number.format().mode(phonenumber::Mode::E164).to_string())
 }
 
 #[cfg(test)]
@@ -228,7 +225,10 @@ mod tests {
             "a@exa_mple.com",
         ] {
             assert!(
-                matches!(email(bad), Err(IdentityError::InvalidEmail(..) | IdentityError::Empty)),
+                matches!(
+                    email(bad),
+                    Err(IdentityError::InvalidEmail(..) | IdentityError::Empty)
+                ),
                 "{bad:?} -> {:?}",
                 email(bad)
             );
@@ -276,10 +276,7 @@ mod tests {
 
     #[test]
     fn strings_are_trimmed_and_bounded() {
-        assert_eq!(
-            normalize(IdentityKind::String, " CRM-1 ").unwrap(),
-            "CRM-1"
-        );
+        assert_eq!(normalize(IdentityKind::String, " CRM-1 ").unwrap(), "CRM-1");
         assert_eq!(
             normalize(IdentityKind::String, " "),
             Err(IdentityError::Empty)
@@ -295,7 +292,14 @@ mod tests {
         for good in ["loyaltyId", "a", "x.y-z_1", &format!("a{}", "b".repeat(63))] {
             assert!(is_valid_code(good), "{good}");
         }
-        for bad in ["", "1abc", "_a", "a b", "a/b", &format!("a{}", "b".repeat(64))] {
+        for bad in [
+            "",
+            "1abc",
+            "_a",
+            "a b",
+            "a/b",
+            &format!("a{}", "b".repeat(64)),
+        ] {
             assert!(!is_valid_code(bad), "{bad}");
         }
         assert_eq!(standard_kind("phone"), Some(IdentityKind::Phone));

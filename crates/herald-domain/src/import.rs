@@ -462,11 +462,7 @@ mod tests {
         .unwrap();
         let cells = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let row = header
-            .row(
-                2,
-                &cells(&["A@EXAMPLE.com", "", "Ann", "", "y"]),
-                &ns,
-            )
+            .row(2, &cells(&["A@EXAMPLE.com", "", "Ann", "", "y"]), &ns)
             .unwrap()
             .unwrap();
         assert_eq!(row.identities.len(), 1);
@@ -499,7 +495,8 @@ mod tests {
     #[test]
     fn bad_csv_headers() {
         let ns = namespaces();
-        let h = |v: &[&str]| CsvHeader::new(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>(), &ns);
+        let h =
+            |v: &[&str]| CsvHeader::new(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>(), &ns);
         assert!(h(&["name", "city"]).unwrap_err().contains("no identity"));
         assert!(h(&["email", "email"]).unwrap_err().contains("twice"));
         assert!(h(&["email", "a..b"]).unwrap_err().contains("path"));

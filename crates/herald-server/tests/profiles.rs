@@ -131,9 +131,12 @@ async fn identity_namespaces_standard_and_custom() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn profile_identities_are_validated_and_normalized() {
     let s = start().await;
-    s.put("/v1/profiles/email/not-an-email", &json!({"attributes": {}}))
-        .await
-        .problem(400, Some("/id"));
+    s.put(
+        "/v1/profiles/email/not-an-email",
+        &json!({"attributes": {}}),
+    )
+    .await
+    .problem(400, Some("/id"));
     let r = s.put("/v1/profiles/fax/123", &json!({})).await;
     r.problem(400, Some("/namespace"));
     assert_eq!(r.json["errors"][0]["code"], "unknown_namespace");
@@ -189,12 +192,9 @@ async fn profile_identities_are_validated_and_normalized() {
     assert_eq!(g.ok(200)["id"], p["id"]);
 
     // Custom namespaces are accepted once created, with their kind's rules.
-    s.put(
-        "/v1/profiles/loyaltyId/L-1",
-        &json!({"attributes": {}}),
-    )
-    .await
-    .problem(400, Some("/namespace"));
+    s.put("/v1/profiles/loyaltyId/L-1", &json!({"attributes": {}}))
+        .await
+        .problem(400, Some("/namespace"));
     s.post(
         "/v1/identity-namespaces",
         &json!({"code": "loyaltyId", "name": "Loyalty card"}),
@@ -236,7 +236,10 @@ async fn identity_merge_on_upsert() {
         let g = s.get(path).await;
         let g = g.ok(200);
         assert_eq!(g["id"], id, "{path}");
-        assert_eq!(g["attributes"]["consents"]["marketing"]["email"]["val"], "y");
+        assert_eq!(
+            g["attributes"]["consents"]["marketing"]["email"]["val"],
+            "y"
+        );
     }
 
     // A new path identity with a known extra identity joins that profile.
@@ -248,13 +251,18 @@ async fn identity_merge_on_upsert() {
         .await;
     assert_eq!(r.ok(200)["id"], id);
     assert_eq!(
-        s.get("/v1/profiles/email/ann.work@example.com").await.ok(200)["id"],
+        s.get("/v1/profiles/email/ann.work@example.com")
+            .await
+            .ok(200)["id"],
         id
     );
 
     // An identity of another profile is never moved silently.
     let bob = s
-        .put("/v1/profiles/email/bob@example.com", &json!({"attributes": {}}))
+        .put(
+            "/v1/profiles/email/bob@example.com",
+            &json!({"attributes": {}}),
+        )
         .await
         .ok(201)["id"]
         .clone();
@@ -266,7 +274,11 @@ async fn identity_merge_on_upsert() {
         )
         .await;
     r.problem(409, Some("/identities/1"));
-    assert!(r.json["detail"].as_str().unwrap().contains("crmId/C1"), "{}", r.text);
+    assert!(
+        r.json["detail"].as_str().unwrap().contains("crmId/C1"),
+        "{}",
+        r.text
+    );
     assert_eq!(s.get("/v1/profiles/crmId/C1").await.ok(200)["id"], id);
     let b = s.get("/v1/profiles/email/bob@example.com").await;
     let b = b.ok(200);
@@ -334,7 +346,9 @@ async fn list_and_search_profiles_with_keyset_pages() {
     assert_eq!(emails(&v), ["cat@example.com"]);
     let next = v["next"].as_str().unwrap();
     let r = s
-        .get(&format!("/v1/profiles?namespace=email&q=c&limit=1&cursor={next}"))
+        .get(&format!(
+            "/v1/profiles?namespace=email&q=c&limit=1&cursor={next}"
+        ))
         .await;
     let v = r.ok(200).clone();
     assert_eq!(emails(&v), ["cora@example.com"]);
@@ -399,7 +413,10 @@ async fn deleting_a_profile_scrubs_its_messages() {
         .await;
     let exec_id = r.ok(202)["executionId"].as_str().unwrap().to_string();
     let exec = s.execution(&exec_id).await;
-    let message_id = exec["messages"][0]["messageId"].as_str().unwrap().to_string();
+    let message_id = exec["messages"][0]["messageId"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     // Deliver it by hand (no engine in these tests): claimed and sent, so
     // the message holds its rendered content.
@@ -431,7 +448,12 @@ async fn deleting_a_profile_scrubs_its_messages() {
     let before = before.ok(200).clone();
     assert_eq!(before["address"], "jane@example.com");
     assert_eq!(before["status"], "sent");
-    assert!(before["rendered"]["text"].as_str().unwrap().contains("Jane"));
+    assert!(
+        before["rendered"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Jane")
+    );
 
     let d = s.delete("/v1/profiles/crmId/J-1").await;
     assert_eq!(d.status, 204, "{}", d.text);
@@ -516,7 +538,11 @@ async fn csv_import_with_bad_rows() {
     // The same file again: the good rows update.
     let r = import(&s, "text/csv; charset=utf-8", csv.to_string()).await;
     let v = r.ok(200).clone();
-    assert_eq!((v["created"].clone(), v["updated"].clone()), (json!(0), json!(3)), "{v}");
+    assert_eq!(
+        (v["created"].clone(), v["updated"].clone()),
+        (json!(0), json!(3)),
+        "{v}"
+    );
 
     // A header without any identity column fails the whole request.
     import(&s, "text/csv", "name,city\nAnn,Paris\n".into())
@@ -544,7 +570,9 @@ async fn ndjson_import_rejects_bad_lines_and_spans_batches() {
     body.push('\n'); // blank: skipped, still a line
     body.push_str(r#"{"identities": [{"namespace": "fax", "id": "1"}]}"#);
     body.push('\n');
-    body.push_str(r#"{"identities": [{"namespace": "email", "id": "x@example.com"}], "attributes": "no"}"#);
+    body.push_str(
+        r#"{"identities": [{"namespace": "email", "id": "x@example.com"}], "attributes": "no"}"#,
+    );
     body.push('\n');
     // Two identities of two different profiles.
     body.push_str(r#"{"identities": [{"namespace": "email", "id": "ann@example.com"}, {"namespace": "crmId", "id": "C-BOB"}]}"#);
@@ -576,11 +604,12 @@ async fn ndjson_import_rejects_bad_lines_and_spans_batches() {
     let u = u.ok(200);
     assert_eq!(u["attributes"], json!({"n": 7, "last": true}));
     assert_eq!(
-        s.get("/v1/profiles/email/ann@example.com").await.ok(200)["attributes"]["person"]["name"]
-            ["firstName"],
+        s.get("/v1/profiles/email/ann@example.com").await.ok(200)["attributes"]["person"]["name"]["firstName"],
         "Ann"
     );
-    let page = s.get("/v1/profiles?namespace=email&q=user24&limit=200").await;
+    let page = s
+        .get("/v1/profiles?namespace=email&q=user24&limit=200")
+        .await;
     // user24, user240..249, user2400..2499
     assert_eq!(page.ok(200)["items"].as_array().unwrap().len(), 111);
 }

@@ -11,8 +11,8 @@ pub mod sqlite;
 pub mod types;
 
 pub use error::StoreError;
-pub use types::*;
 pub use profiles::{ImportBatchResult, ProfileFilter, ProfilePage, ProfilePut};
+pub use types::*;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -23,11 +23,11 @@ use herald_domain::campaign::{Campaign, CampaignVersion};
 use herald_domain::channel::ChannelConfiguration;
 use herald_domain::execution::Execution;
 use herald_domain::fragment::Fragment;
+use herald_domain::identity::IdentityNamespace;
+use herald_domain::import::ImportRow;
 use herald_domain::language::LanguageSettings;
 use herald_domain::message::{Deliverable, Message};
 use herald_domain::profile::{Identity, Profile};
-use herald_domain::identity::IdentityNamespace;
-use herald_domain::import::ImportRow;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 

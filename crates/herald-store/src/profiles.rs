@@ -12,7 +12,10 @@ pub enum ProfilePut {
     },
     /// `extra_identities[index]` belongs to another profile than the one
     /// the request is about; nothing was written.
-    IdentityTaken { index: usize, profile_id: String },
+    IdentityTaken {
+        index: usize,
+        profile_id: String,
+    },
 }
 
 /// Which profiles `Store::list_profiles` returns.

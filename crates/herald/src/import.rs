@@ -123,14 +123,9 @@ async fn profiles(a: ProfilesArgs) -> anyhow::Result<()> {
         bar
     };
     let progress = bar.clone();
-    let summary = upload(
-        &a.url,
-        &a.api_key,
-        &a.sandbox,
-        &a.file,
-        format,
-        move |n| progress.inc(n),
-    )
+    let summary = upload(&a.url, &a.api_key, &a.sandbox, &a.file, format, move |n| {
+        progress.inc(n)
+    })
     .await;
     bar.finish_and_clear();
     let summary = summary?;
@@ -249,7 +244,12 @@ pub fn write_rejected(file: &Path, out: &Path, errors: &[RowError]) -> anyhow::R
     }
     // Lines past the end (cannot happen with a file that did not change).
     for e in next {
-        writeln!(w, "{}\t{}\t", e.line, e.message.replace(['\t', '\n', '\r'], " "))?;
+        writeln!(
+            w,
+            "{}\t{}\t",
+            e.line,
+            e.message.replace(['\t', '\n', '\r'], " ")
+        )?;
     }
     w.flush()?;
     Ok(())

@@ -97,10 +97,21 @@ async fn cli_imports_a_csv_and_writes_the_rejected_rows() {
         .output()
         .expect("run herald import");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("created 0, updated 1, rejected 1"), "{stdout}");
-    let text = std::fs::read_to_string(dir.path().join("more.ndjson.rejected")).expect("default rejected file");
-    assert!(text.starts_with("2\tunknown identity namespace 'fax'\t{"), "{text}");
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("created 0, updated 1, rejected 1"),
+        "{stdout}"
+    );
+    let text = std::fs::read_to_string(dir.path().join("more.ndjson.rejected"))
+        .expect("default rejected file");
+    assert!(
+        text.starts_with("2\tunknown identity namespace 'fax'\t{"),
+        "{text}"
+    );
     let ann = herald.get("/v1/profiles/loyaltyId/L-1").await;
     assert_eq!(ann["attributes"]["preferredLanguage"], "fr-FR");
     assert_eq!(ann["attributes"]["person"]["name"]["firstName"], "Ann");

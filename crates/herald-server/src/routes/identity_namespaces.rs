@@ -82,7 +82,11 @@ pub async fn create(
         return Err(taken());
     }
     let location = format!("/v1/identity-namespaces/{}", ns.code);
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(ns)))
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(ns),
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/identity-namespaces", tag = "profiles",
@@ -93,7 +97,12 @@ pub async fn list(
 ) -> ApiResult<Json<Value>> {
     caller.require(SCOPE_MANAGE)?;
     let mut items = standard_namespaces(&caller.sandbox);
-    items.extend(state.store.list_identity_namespaces(&caller.sandbox).await?);
+    items.extend(
+        state
+            .store
+            .list_identity_namespaces(&caller.sandbox)
+            .await?,
+    );
     Ok(Json(json!({ "items": items })))
 }
 
@@ -147,7 +156,9 @@ pub async fn kind_of(
         None => Err(Problem::bad_request(vec![FieldError::new(
             pointer,
             "unknown_namespace",
-            format!("'{code}' is not an identity namespace of this sandbox (see /v1/identity-namespaces)"),
+            format!(
+                "'{code}' is not an identity namespace of this sandbox (see /v1/identity-namespaces)"
+            ),
         )])),
     }
 }

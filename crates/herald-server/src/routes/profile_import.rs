@@ -211,7 +211,12 @@ fn format_of(headers: &HeaderMap) -> Result<Format, Problem> {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     match essence.as_str() {
         "application/x-ndjson" | "application/ndjson" | "application/jsonl" => Ok(Format::Ndjson {
             pending: Vec::new(),

@@ -170,7 +170,11 @@ pub async fn delete(
 ) -> ApiResult<StatusCode> {
     caller.require(SCOPE_MANAGE)?;
     let identity = path_identity(&state, &caller.sandbox, namespace, &id).await?;
-    if state.store.delete_profile(&caller.sandbox, &identity).await? {
+    if state
+        .store
+        .delete_profile(&caller.sandbox, &identity)
+        .await?
+    {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(Problem::not_found(

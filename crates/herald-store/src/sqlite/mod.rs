@@ -31,10 +31,10 @@ use herald_domain::campaign::{Campaign, CampaignVersion};
 use herald_domain::channel::ChannelConfiguration;
 use herald_domain::execution::Execution;
 use herald_domain::fragment::Fragment;
-use herald_domain::language::LanguageSettings;
-use herald_domain::message::{Deliverable, Message};
 use herald_domain::identity::IdentityNamespace;
 use herald_domain::import::ImportRow;
+use herald_domain::language::LanguageSettings;
+use herald_domain::message::{Deliverable, Message};
 use herald_domain::profile::{Identity, Profile};
 
 use crate::types::*;

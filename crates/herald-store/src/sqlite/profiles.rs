@@ -399,7 +399,10 @@ pub async fn import_profiles(
                 q = q.bind(*v);
             }
             for r in q.fetch_all(&mut *tx).await? {
-                owners.insert((ns.to_string(), r.try_get("value")?), r.try_get("profile_id")?);
+                owners.insert(
+                    (ns.to_string(), r.try_get("value")?),
+                    r.try_get("profile_id")?,
+                );
             }
         }
     }
@@ -476,9 +479,9 @@ pub async fn import_profiles(
                 id
             }
         };
-        let entry = touched
-            .get_mut(&profile_id)
-            .ok_or_else(|| StoreError::Corrupt(format!("identity of missing profile {profile_id}")))?;
+        let entry = touched.get_mut(&profile_id).ok_or_else(|| {
+            StoreError::Corrupt(format!("identity of missing profile {profile_id}"))
+        })?;
         if in_order.insert(profile_id.clone()) {
             order.push(profile_id.clone());
         }
@@ -489,9 +492,13 @@ pub async fn import_profiles(
         for (ident, owned) in row.identities.into_iter().zip(found.iter()) {
             if owned.is_none() {
                 let key = (ident.namespace, ident.id);
-                if !owners.contains_key(&key) {
-                    new_identities.push((key.0.clone(), key.1.clone(), profile_id.clone()));
-                    owners.insert(key, profile_id.clone());
+                if let std::collections::hash_map::Entry::Vacant(slot) = owners.entry(key) {
+                    new_identities.push((
+                        slot.key().0.clone(),
+                        slot.key().1.clone(),
+                        profile_id.clone(),
+                    ));
+                    slot.insert(profile_id.clone());
                 }
             }
         }
