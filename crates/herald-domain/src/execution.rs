@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use crate::channel::{Channel, is_plausible_address};
 use crate::content::{CompiledContent, render_data};
 use crate::error::FieldError;
+use crate::identity::{IdentityKind, normalize as normalize_identity_value, standard_kind};
 use crate::json::deep_merge;
 use crate::language::LocaleChooser;
 use crate::message::{MessageStatus, RenderedEmail, reasons};
@@ -135,6 +136,11 @@ impl UnitaryRequest {
                     "required",
                     "userId must not be empty",
                 ));
+            } else if let Some(kind @ (IdentityKind::Email | IdentityKind::Phone)) =
+                standard_kind(&r.namespace)
+                && let Err(e) = normalize_identity_value(kind, &r.user_id)
+            {
+                errors.push(FieldError::new(at("userId"), e.code(), e.to_string()));
             } else {
                 let key = normalize_identity(&r.namespace, &r.user_id);
                 if let Some(first) = seen.insert(key, i) {
@@ -183,6 +189,18 @@ impl UnitaryRequest {
                     at("channelData/emailAddress"),
                     "invalid_email",
                     format!("'{email}' is not an email address"),
+                ));
+            }
+            if let Some(phone) = r
+                .channel_data
+                .as_ref()
+                .and_then(|c| c.mobile_phone_number.as_deref())
+                && let Err(e) = normalize_identity_value(IdentityKind::Phone, phone)
+            {
+                errors.push(FieldError::new(
+                    at("channelData/mobilePhoneNumber"),
+                    "invalid_phone",
+                    e.to_string(),
                 ));
             }
         }

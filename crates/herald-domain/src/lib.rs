@@ -21,5 +21,8 @@ pub mod sandbox;
 // --- suppressions and business rules
 pub mod business_rule;
 pub mod suppression;
+// --- profiles and identity namespaces
+pub mod identity;
+pub mod import;
 
 pub use error::FieldError;

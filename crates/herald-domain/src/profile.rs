@@ -40,16 +40,16 @@ pub struct Profile {
 pub const STANDARD_NAMESPACES: [&str; 4] = ["email", "phone", "ecid", "crmId"];
 
 /// Brings an identity value to its stored form, so that lookups match what
-/// users mean: e-mail domains are case-insensitive, surrounding blanks are
-/// never meaningful.
+/// users mean: e-mail domains are case-insensitive, phone numbers are E.164,
+/// surrounding blanks are never meaningful. Values of a standard namespace
+/// that do not normalize (validation rejects them elsewhere) and values of
+/// other namespaces are only trimmed.
 pub fn normalize_identity(namespace: &str, id: &str) -> String {
-    let id = id.trim();
-    match namespace {
-        "email" => match id.rsplit_once('@') {
-            Some((local, domain)) => format!("{local}@{}", domain.to_ascii_lowercase()),
-            None => id.to_string(),
-        },
-        _ => id.to_string(),
+    match crate::identity::standard_kind(namespace) {
+        Some(kind) => {
+            crate::identity::normalize(kind, id).unwrap_or_else(|_| id.trim().to_string())
+        }
+        None => id.trim().to_string(),
     }
 }
 
@@ -82,6 +82,12 @@ mod tests {
             "Jane.Doe@example.com"
         );
         assert_eq!(normalize_identity("crmId", " CRM-1 "), "CRM-1");
+        assert_eq!(
+            normalize_identity("phone", "+33 6 12 34 56 78"),
+            "+33612345678"
+        );
+        assert_eq!(normalize_identity("phone", " not a phone "), "not a phone");
+        assert_eq!(normalize_identity("loyaltyId", " L-1 "), "L-1");
     }
 
     #[test]

@@ -12,6 +12,7 @@ use crate::routes::{
 };
 // --- suppressions and business rules
 use crate::routes::{business_rules, suppressions};
+use crate::routes::{identity_namespaces, profile_import};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -32,6 +33,9 @@ use crate::routes::{business_rules, suppressions};
         // --- suppressions and business rules
         suppressions::create, suppressions::list, suppressions::get_one, suppressions::delete, suppressions::check,
         business_rules::create, business_rules::list, business_rules::get_one, business_rules::put, business_rules::delete,
+        // --- profiles and identity namespaces
+        profiles::list, profiles::delete, profile_import::import,
+        identity_namespaces::create, identity_namespaces::list, identity_namespaces::get_one,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = []))

@@ -6,10 +6,12 @@
 //! messages) are group-committed: many callers share one durable transaction.
 
 pub mod error;
+pub mod profiles;
 pub mod sqlite;
 pub mod types;
 
 pub use error::StoreError;
+pub use profiles::{ImportBatchResult, ProfileFilter, ProfilePage, ProfilePut};
 pub use types::*;
 
 use async_trait::async_trait;
@@ -23,6 +25,8 @@ use herald_domain::campaign::{Campaign, CampaignVersion};
 use herald_domain::channel::ChannelConfiguration;
 use herald_domain::execution::Execution;
 use herald_domain::fragment::Fragment;
+use herald_domain::identity::IdentityNamespace;
+use herald_domain::import::ImportRow;
 use herald_domain::language::LanguageSettings;
 use herald_domain::message::{Deliverable, Message};
 use herald_domain::profile::{Identity, Profile};
@@ -252,4 +256,30 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<ScheduledExecution>>;
     /// When the next schedule fires.
     async fn next_schedule_at(&self) -> Result<Option<DateTime<Utc>>>;
+    // --- profiles and identity namespaces
+    /// Inserts a custom namespace; false when the code is taken.
+    async fn insert_identity_namespace(&self, ns: &IdentityNamespace) -> Result<bool>;
+    /// The sandbox's custom namespaces, by code.
+    async fn list_identity_namespaces(&self, sandbox: &str) -> Result<Vec<IdentityNamespace>>;
+    async fn get_identity_namespace(
+        &self,
+        sandbox: &str,
+        code: &str,
+    ) -> Result<Option<IdentityNamespace>>;
+    /// Like `upsert_profile`, but the profile is found by any of the given
+    /// identities, and an identity of another profile is refused.
+    async fn put_profile(&self, sandbox: &str, upsert: ProfileUpsert) -> Result<ProfilePut>;
+    async fn list_profiles(&self, sandbox: &str, filter: &ProfileFilter) -> Result<ProfilePage>;
+    /// Deletes the profile holding `identity` and its identities, and scrubs
+    /// its personal data from its messages, in one transaction; false when
+    /// there was none.
+    async fn delete_profile(&self, sandbox: &str, identity: &Identity) -> Result<bool>;
+    /// Upserts many rows in one transaction (rows already checked and
+    /// normalized).
+    async fn import_profiles(
+        &self,
+        sandbox: &str,
+        rows: Vec<ImportRow>,
+        now: DateTime<Utc>,
+    ) -> Result<ImportBatchResult>;
 }

@@ -4,6 +4,8 @@
 mod bench;
 mod config;
 mod serve;
+// --- profiles and import
+mod import;
 
 use clap::{Parser, Subcommand};
 
@@ -32,6 +34,8 @@ enum Command {
     Serve(config::ServeArgs),
     /// Benchmarks against a real server on loopback (see BENCHMARKS.md).
     Bench(bench::BenchArgs),
+    /// Bulk data into a running server (`herald import profiles FILE`).
+    Import(import::ImportArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -45,5 +49,6 @@ fn main() -> anyhow::Result<()> {
             runtime.block_on(serve::run(settings))
         }
         Command::Bench(args) => runtime.block_on(bench::run(args)),
+        Command::Import(args) => runtime.block_on(import::run(args)),
     }
 }

@@ -15,6 +15,9 @@ pub mod reports;
 // --- suppressions and business rules
 pub mod business_rules;
 pub mod suppressions;
+// --- profiles and identity namespaces
+pub mod identity_namespaces;
+pub mod profile_import;
 
 use axum::Router;
 use axum::routing::{get, post, put};
@@ -73,7 +76,9 @@ pub fn authenticated() -> Router<AppState> {
         .route("/v1/campaigns/{id}/report", get(reports::campaign))
         .route(
             "/v1/profiles/{namespace}/{id}",
-            put(profiles::put).get(profiles::get_one),
+            put(profiles::put)
+                .get(profiles::get_one)
+                .delete(profiles::delete),
         )
         .route(
             "/v1/audiences",
@@ -140,6 +145,17 @@ pub fn authenticated() -> Router<AppState> {
                 .put(business_rules::put)
                 .delete(business_rules::delete),
         )
+        // --- profiles and identity namespaces
+        .route(
+            "/v1/identity-namespaces",
+            post(identity_namespaces::create).get(identity_namespaces::list),
+        )
+        .route(
+            "/v1/identity-namespaces/{code}",
+            get(identity_namespaces::get_one),
+        )
+        .route("/v1/profiles", get(profiles::list))
+        .route("/v1/profiles:import", post(profile_import::import))
 }
 
 /// Health and the like: no key.

@@ -1,18 +1,15 @@
-//! Management records: API keys, channel configurations, campaigns, profiles.
-
-use std::collections::BTreeMap;
+//! Management records: API keys, channel configurations, campaigns (profiles
+//! are in `profiles.rs`).
 
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection, SqlitePool};
 
 use herald_domain::campaign::{Campaign, CampaignDefinition, CampaignStatus, CampaignVersion};
 use herald_domain::channel::ChannelConfiguration;
-use herald_domain::json::merge_patch;
 use herald_domain::language::LanguageSettings;
-use herald_domain::profile::{Identity, Profile, ProfileOrigin};
 
 use super::codec::*;
-use crate::types::{ApiKeyRecord, ProfileUpsert};
+use crate::types::ApiKeyRecord;
 use crate::{Result, StoreError};
 
 pub async fn api_key_count(pool: &SqlitePool) -> Result<u64> {
@@ -263,137 +260,6 @@ pub async fn get_campaign_version(
         })
     })
     .transpose()
-}
-
-async fn load_profile(
-    conn: &mut SqliteConnection,
-    sandbox: &str,
-    id: &str,
-) -> Result<Option<Profile>> {
-    let row = sqlx::query("SELECT attributes, created_by, created_at, updated_at FROM profiles WHERE sandbox = ?1 AND id = ?2")
-        .bind(sandbox)
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    let Some(r) = row else { return Ok(None) };
-    let identities = sqlx::query("SELECT namespace, value FROM identities WHERE sandbox = ?1 AND profile_id = ?2 ORDER BY namespace, value")
-        .bind(sandbox)
-        .bind(id)
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|i| Ok(Identity { namespace: i.try_get("namespace")?, id: i.try_get("value")? }))
-        .collect::<Result<Vec<_>>>()?;
-    let created_by: Option<String> = r.try_get("created_by")?;
-    Ok(Some(Profile {
-        id: id.to_string(),
-        sandbox: sandbox.to_string(),
-        identities,
-        attributes: from_json(&r.try_get::<String, _>("attributes")?)?,
-        created_by: created_by
-            .map(|c| from_json::<ProfileOrigin>(&c))
-            .transpose()?,
-        created_at: time(r.try_get("created_at")?)?,
-        updated_at: time(r.try_get("updated_at")?)?,
-    }))
-}
-
-pub async fn find_profiles(
-    pool: &SqlitePool,
-    sandbox: &str,
-    namespace: &str,
-    ids: &[String],
-) -> Result<BTreeMap<String, Profile>> {
-    let mut out = BTreeMap::new();
-    if ids.is_empty() {
-        return Ok(out);
-    }
-    // A unitary call has at most 20 recipients: one IN query, then the
-    // profiles themselves.
-    let placeholders = (0..ids.len())
-        .map(|i| format!("?{}", i + 3))
-        .collect::<Vec<_>>()
-        .join(",");
-    let sql = format!(
-        "SELECT value, profile_id FROM identities WHERE sandbox = ?1 AND namespace = ?2 AND value IN ({placeholders})"
-    );
-    let mut q = sqlx::query(&sql).bind(sandbox).bind(namespace);
-    for id in ids {
-        q = q.bind(id);
-    }
-    let mut conn = pool.acquire().await?;
-    let rows = q.fetch_all(&mut *conn).await?;
-    for r in rows {
-        let value: String = r.try_get("value")?;
-        let profile_id: String = r.try_get("profile_id")?;
-        if let Some(p) = load_profile(&mut conn, sandbox, &profile_id).await? {
-            out.insert(value, p);
-        }
-    }
-    Ok(out)
-}
-
-pub async fn upsert_profile(
-    conn: &mut SqliteConnection,
-    sandbox: &str,
-    u: ProfileUpsert,
-) -> Result<(Profile, bool)> {
-    let mut tx = sqlx::Connection::begin(conn).await?;
-    let existing: Option<String> = sqlx::query_scalar(
-        "SELECT profile_id FROM identities WHERE sandbox = ?1 AND namespace = ?2 AND value = ?3",
-    )
-    .bind(sandbox)
-    .bind(&u.identity.namespace)
-    .bind(&u.identity.id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let created = existing.is_none();
-    let profile_id = existing.unwrap_or_else(|| u.new_id.clone());
-    let mut attributes = if created {
-        serde_json::Value::Object(Default::default())
-    } else {
-        let a: String =
-            sqlx::query_scalar("SELECT attributes FROM profiles WHERE sandbox = ?1 AND id = ?2")
-                .bind(sandbox)
-                .bind(&profile_id)
-                .fetch_one(&mut *tx)
-                .await?;
-        from_json(&a)?
-    };
-    merge_patch(&mut attributes, &u.attributes_patch);
-    if !attributes.is_object() {
-        attributes = serde_json::Value::Object(Default::default());
-    }
-    sqlx::query(
-        "INSERT INTO profiles (sandbox, id, attributes, created_by, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)
-         ON CONFLICT (sandbox, id) DO UPDATE SET attributes = excluded.attributes, updated_at = excluded.updated_at",
-    )
-    .bind(sandbox)
-    .bind(&profile_id)
-    .bind(to_json(&attributes)?)
-    .bind(u.origin.as_ref().map(to_json).transpose()?)
-    .bind(ms(u.now))
-    .execute(&mut *tx)
-    .await?;
-    for identity in std::iter::once(&u.identity).chain(u.extra_identities.iter()) {
-        // An identity already held by another profile stays there: merging
-        // two profiles is an explicit operation, never a side effect.
-        sqlx::query(
-            "INSERT INTO identities (sandbox, namespace, value, profile_id) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(sandbox)
-        .bind(&identity.namespace)
-        .bind(&identity.id)
-        .bind(&profile_id)
-        .execute(&mut *tx)
-        .await?;
-    }
-    let profile = load_profile(&mut tx, sandbox, &profile_id).await?;
-    tx.commit().await?;
-    let profile =
-        profile.ok_or_else(|| StoreError::Corrupt("profile vanished after upsert".into()))?;
-    Ok((profile, created))
 }
 
 pub async fn insert_language_settings(

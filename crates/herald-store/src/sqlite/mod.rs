@@ -10,6 +10,7 @@ mod codec;
 mod fragments;
 mod management;
 mod messages;
+mod profiles;
 mod wal_sync;
 mod writer;
 // --- suppressions and business rules
@@ -36,6 +37,8 @@ use herald_domain::campaign::{Campaign, CampaignVersion};
 use herald_domain::channel::ChannelConfiguration;
 use herald_domain::execution::Execution;
 use herald_domain::fragment::Fragment;
+use herald_domain::identity::IdentityNamespace;
+use herald_domain::import::ImportRow;
 use herald_domain::language::LanguageSettings;
 use herald_domain::message::{Deliverable, Message};
 use herald_domain::profile::{Identity, Profile};
@@ -236,10 +239,13 @@ impl Store for SqliteStore {
         sandbox: &str,
         upsert: ProfileUpsert,
     ) -> Result<(Profile, bool)> {
-        management::upsert_profile(&mut *self.writer.lock().await, sandbox, upsert).await
+        match profiles::put_profile(&mut *self.writer.lock().await, sandbox, upsert).await? {
+            crate::ProfilePut::Written { profile, created } => Ok((profile, created)),
+            crate::ProfilePut::IdentityTaken { .. } => Err(StoreError::Conflict),
+        }
     }
     async fn find_profile(&self, sandbox: &str, identity: &Identity) -> Result<Option<Profile>> {
-        let found = management::find_profiles(
+        let found = profiles::find_profiles(
             &self.read,
             sandbox,
             &identity.namespace,
@@ -254,7 +260,7 @@ impl Store for SqliteStore {
         namespace: &str,
         ids: &[String],
     ) -> Result<BTreeMap<String, Profile>> {
-        management::find_profiles(&self.read, sandbox, namespace, ids).await
+        profiles::find_profiles(&self.read, sandbox, namespace, ids).await
     }
 
     async fn accept_execution(&self, new: NewExecution) -> Result<AcceptOutcome> {
@@ -480,6 +486,42 @@ impl Store for SqliteStore {
     }
     async fn next_schedule_at(&self) -> Result<Option<DateTime<Utc>>> {
         audiences::next_schedule_at(&self.read).await
+    }
+
+    // --- profiles and identity namespaces
+    async fn insert_identity_namespace(&self, ns: &IdentityNamespace) -> Result<bool> {
+        profiles::insert_namespace(&mut *self.writer.lock().await, ns).await
+    }
+    async fn list_identity_namespaces(&self, sandbox: &str) -> Result<Vec<IdentityNamespace>> {
+        profiles::list_namespaces(&self.read, sandbox).await
+    }
+    async fn get_identity_namespace(
+        &self,
+        sandbox: &str,
+        code: &str,
+    ) -> Result<Option<IdentityNamespace>> {
+        profiles::get_namespace(&self.read, sandbox, code).await
+    }
+    async fn put_profile(&self, sandbox: &str, upsert: ProfileUpsert) -> Result<crate::ProfilePut> {
+        profiles::put_profile(&mut *self.writer.lock().await, sandbox, upsert).await
+    }
+    async fn list_profiles(
+        &self,
+        sandbox: &str,
+        filter: &crate::ProfileFilter,
+    ) -> Result<crate::ProfilePage> {
+        profiles::list_profiles(&self.read, sandbox, filter).await
+    }
+    async fn delete_profile(&self, sandbox: &str, identity: &Identity) -> Result<bool> {
+        profiles::delete_profile(&mut *self.writer.lock().await, sandbox, identity).await
+    }
+    async fn import_profiles(
+        &self,
+        sandbox: &str,
+        rows: Vec<ImportRow>,
+        now: DateTime<Utc>,
+    ) -> Result<crate::ImportBatchResult> {
+        profiles::import_profiles(&mut *self.writer.lock().await, sandbox, rows, now).await
     }
 }
 

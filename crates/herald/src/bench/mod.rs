@@ -15,6 +15,8 @@ mod output;
 mod server;
 mod sink;
 mod smtp;
+// --- profiles and import
+mod import;
 
 use clap::{Args, Subcommand};
 
@@ -30,11 +32,14 @@ pub enum BenchCommand {
     Http(http::HttpArgs),
     /// SMTP delivery: Herald into smtp-sink vs smtp-source into smtp-sink.
     Smtp(smtp::SmtpArgs),
+    /// Profile import: generated NDJSON through `POST /v1/profiles:import`.
+    Import(import::ImportBenchArgs),
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.command {
         BenchCommand::Http(a) => http::run(a).await,
         BenchCommand::Smtp(a) => smtp::run(a).await,
+        BenchCommand::Import(a) => import::run(a).await,
     }
 }

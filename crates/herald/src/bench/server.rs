@@ -74,6 +74,11 @@ impl Server {
         Ok(server)
     }
 
+    /// The server process id (the import bench reads its peak RSS).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
     }
