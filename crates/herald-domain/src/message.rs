@@ -73,6 +73,8 @@ pub mod reasons {
     pub const PUSH_NO_TOKEN: &str = "pushNoToken";
     /// A business rule's frequency cap is reached for this recipient.
     pub const FREQUENCY_CAPPED: &str = "frequencyCapped";
+    /// The profile was deleted before the message was sent.
+    pub const PROFILE_DELETED: &str = "profileDeleted";
 }
 
 /// What was actually sent, kept on the message.

@@ -613,3 +613,24 @@ async fn ndjson_import_rejects_bad_lines_and_spans_batches() {
     // user24, user240..249, user2400..2499
     assert_eq!(page.ok(200)["items"].as_array().unwrap().len(), 111);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_profile_cancels_its_queued_messages() {
+    let s = start().await;
+    let c = s.live_campaign().await;
+    let mut body = unitary(&c, "del-queued");
+    body["recipients"][0]["type"] = json!("aep");
+    let r = s.fire(&body).await;
+    let message_id = r.ok(202)["recipients"][0]["messageId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(r.json["recipients"][0]["status"], "queued");
+    let d = s.delete("/v1/profiles/email/jane@example.com").await;
+    assert_eq!(d.status, 204, "{}", d.text);
+    let m = s.get(&format!("/v1/messages/{message_id}")).await;
+    let m = m.ok(200);
+    assert_eq!(m["status"], "excluded", "{m}");
+    assert_eq!(m["exclusionReason"], "profileDeleted", "{m}");
+    assert!(m["address"].is_null(), "{m}");
+}

@@ -12,17 +12,20 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
+use herald_domain::FieldError;
 use herald_domain::audience::{
     Audience, AudienceKind, AudienceRule, NewAudience, profile_data, validate_identities,
 };
+use herald_domain::identity;
 use herald_domain::ids::new_id;
-use herald_domain::profile::{Identity, normalize_identity};
+use herald_domain::profile::Identity;
 use herald_store::StoreError;
 
 use crate::AppState;
 use crate::auth::{Caller, SCOPE_MANAGE};
 use crate::json_body::JsonBody;
 use crate::problem::{ApiResult, Problem};
+use crate::routes::identity_namespaces::kind_of;
 
 /// Profiles read per page by the estimate.
 const ESTIMATE_PAGE: usize = 5_000;
@@ -39,14 +42,40 @@ async fn normalize_members(
     if !errors.is_empty() {
         return Err(Problem::bad_request(errors));
     }
-    let _ = (state, sandbox);
-    Ok(ids
-        .iter()
-        .map(|i| Identity {
-            namespace: i.namespace.clone(),
-            id: normalize_identity(&i.namespace, &i.id),
-        })
-        .collect())
+    let mut kinds = std::collections::HashMap::new();
+    let mut out = Vec::with_capacity(ids.len());
+    let mut errors = Vec::new();
+    for (i, ident) in ids.iter().enumerate() {
+        let kind = match kinds.get(&ident.namespace) {
+            Some(k) => *k,
+            None => {
+                let k = kind_of(
+                    state,
+                    sandbox,
+                    &ident.namespace,
+                    &format!("{at}/{i}/namespace"),
+                )
+                .await?;
+                kinds.insert(ident.namespace.clone(), k);
+                k
+            }
+        };
+        match identity::normalize(kind, &ident.id) {
+            Ok(id) => out.push(Identity {
+                namespace: ident.namespace.clone(),
+                id,
+            }),
+            Err(e) => errors.push(FieldError::new(
+                format!("{at}/{i}/id"),
+                e.code(),
+                e.to_string(),
+            )),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Problem::bad_request(errors));
+    }
+    Ok(out)
 }
 
 #[utoipa::path(post, path = "/v1/audiences", tag = "audiences", request_body = NewAudience,

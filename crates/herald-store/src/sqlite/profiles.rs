@@ -339,6 +339,15 @@ pub async fn delete_profile(
     .bind(&profile_id)
     .execute(&mut *tx)
     .await?;
+    // Not sent yet: it never will be (there is no address any more).
+    sqlx::query(
+        "UPDATE messages SET status = 'excluded', exclusion_reason = 'profileDeleted'
+         WHERE sandbox = ?1 AND profile_id = ?2 AND status = 'queued'",
+    )
+    .bind(sandbox)
+    .bind(&profile_id)
+    .execute(&mut *tx)
+    .await?;
     sqlx::query(
         "UPDATE messages SET address = NULL, user_id = '[deleted]', profile = '{}', context = '{}',
                 rendered = NULL, last_error = NULL
