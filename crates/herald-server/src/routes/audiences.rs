@@ -243,6 +243,8 @@ async fn count_members(
     rule: Option<&AudienceRule>,
 ) -> Result<(u64, u64), StoreError> {
     let store = state.store.as_ref();
+    // Only the attributes the rule reads are built.
+    let projection = rule.and_then(AudienceRule::projection);
     let mut count = 0u64;
     let mut scanned = 0u64;
     let mut page = store
@@ -258,8 +260,11 @@ async fn count_members(
                 Some(rule) => candidates
                     .into_iter()
                     .filter(|c| {
-                        serde_json::from_str::<Value>(&c.attributes)
-                            .is_ok_and(|v| rule.matches(&profile_data(v)))
+                        let attributes = match &projection {
+                            Some(p) => p.parse(&c.attributes),
+                            None => serde_json::from_str::<Value>(&c.attributes),
+                        };
+                        attributes.is_ok_and(|v| rule.matches(&profile_data(v)))
                     })
                     .count() as u64,
             };

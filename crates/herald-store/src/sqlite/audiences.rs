@@ -18,7 +18,10 @@ use super::codec::*;
 use crate::types::*;
 use crate::{Result, StoreError};
 
-const MAX_PARAMS: usize = 30_000;
+/// Bound parameters per statement: sqlx looks each one up by name, which
+/// grows with the statement's parameter count, so long statements cost more
+/// per row than they save (measured with the profile import).
+const MAX_PARAMS: usize = 400;
 
 fn placeholders(rows: usize, cols: usize) -> String {
     let one = format!("({})", vec!["?"; cols].join(","));
@@ -166,6 +169,18 @@ pub async fn scan_audience(
 ) -> Result<AudienceScan> {
     let limit = limit.max(1) as i64;
     let rows = match audience.kind {
+        // No namespace (an estimate): no identity to look up.
+        AudienceKind::Rule if namespace.is_empty() => {
+            sqlx::query(
+                "SELECT p.rowid AS pos, p.id AS profile_id, p.attributes, NULL AS ident
+                 FROM profiles p WHERE p.rowid > ? AND p.sandbox = ? ORDER BY p.rowid LIMIT ?",
+            )
+            .bind(after)
+            .bind(sandbox)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        }
         AudienceKind::Rule => {
             sqlx::query(
                 "SELECT p.rowid AS pos, p.id AS profile_id, p.attributes,

@@ -21,7 +21,7 @@ impl Api {
         }
     }
 
-    async fn call(
+    pub async fn call(
         &self,
         method: reqwest::Method,
         path: &str,

@@ -24,7 +24,7 @@ pub struct ImportBenchArgs {
     pub json: bool,
 }
 
-fn write_file(path: &std::path::Path, n: u64) -> anyhow::Result<u64> {
+pub fn write_file(path: &std::path::Path, n: u64) -> anyhow::Result<u64> {
     let mut w = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
     let langs = ["en-US", "fr-FR", "de-DE", "ja-JP"];
     let cities = ["Paris", "London", "Berlin", "Tokyo", "Austin"];
@@ -52,7 +52,7 @@ fn write_file(path: &std::path::Path, n: u64) -> anyhow::Result<u64> {
 }
 
 /// Peak resident set size of `pid` in KiB (`VmHWM`).
-fn peak_rss_kib(pid: u32) -> Option<u64> {
+pub fn peak_rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()

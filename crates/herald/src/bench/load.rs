@@ -28,6 +28,8 @@ pub enum Endpoint {
     Noop,
     /// `POST /ajo/im/executions/unitary`.
     Unitary,
+    /// `POST /ajo/im/executions/highthroughput`.
+    HighThroughput,
 }
 
 impl Endpoint {
@@ -35,6 +37,7 @@ impl Endpoint {
         match self {
             Endpoint::Noop => "/_bench/noop",
             Endpoint::Unitary => "/ajo/im/executions/unitary",
+            Endpoint::HighThroughput => "/ajo/im/executions/highthroughput",
         }
     }
 }

@@ -17,6 +17,7 @@ mod sink;
 mod smtp;
 // --- profiles and import
 mod import;
+mod audience;
 
 use clap::{Args, Subcommand};
 
@@ -34,6 +35,9 @@ pub enum BenchCommand {
     Smtp(smtp::SmtpArgs),
     /// Profile import: generated NDJSON through `POST /v1/profiles:import`.
     Import(import::ImportBenchArgs),
+    /// Audience execution over N stored profiles, estimate, and
+    /// high-throughput vs unitary calls/s.
+    Audience(audience::AudienceBenchArgs),
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -41,5 +45,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Http(a) => http::run(a).await,
         BenchCommand::Smtp(a) => smtp::run(a).await,
         BenchCommand::Import(a) => import::run(a).await,
+        BenchCommand::Audience(a) => audience::run(a).await,
     }
 }
