@@ -211,6 +211,8 @@ pub struct HeraldOptions {
     pub smtp_url: Option<String>,
     pub retry_base_seconds: Option<f64>,
     pub max_attempts: Option<i64>,
+    /// `--no-delivery`: an API-only node (messages are stored, never sent).
+    pub no_delivery: bool,
     /// Anything else for `herald serve`.
     pub extra_args: Vec<String>,
 }
@@ -320,6 +322,9 @@ impl Herald {
             }
             if let Some(n) = self.options.max_attempts {
                 cmd.arg("--max-attempts").arg(n.to_string());
+            }
+            if self.options.no_delivery {
+                cmd.arg("--no-delivery");
             }
             cmd.args(&self.options.extra_args);
             self.child = Some(cmd.spawn().expect("spawn herald"));
