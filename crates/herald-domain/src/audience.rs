@@ -297,9 +297,15 @@ mod tests {
             let r = rule(src);
             assert_eq!(r.matches_attributes(p.clone()), expected, "{src}");
             // The projection the estimate parses with gives the same answer.
-            let paths = r.projection().unwrap_or_else(|| panic!("{src}: no projection"));
+            let paths = r
+                .projection()
+                .unwrap_or_else(|| panic!("{src}: no projection"));
             let projected = paths.parse(&text).unwrap();
-            assert_eq!(r.matches_attributes(projected), expected, "{src} (projected)");
+            assert_eq!(
+                r.matches_attributes(projected),
+                expected,
+                "{src} (projected)"
+            );
         }
     }
 

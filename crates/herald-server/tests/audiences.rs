@@ -695,3 +695,51 @@ async fn review_checks_business_rules_and_audience() {
         .await
         .problem(422, None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_audiences_are_estimated_from_a_sample() {
+    let s = start().await;
+    // 3,000 profiles, one in three in Paris.
+    let mut body = String::new();
+    for i in 0..3000 {
+        let city = if i % 3 == 0 { "Paris" } else { "Lyon" };
+        body.push_str(&format!(
+            "{{\"identities\":[{{\"namespace\":\"email\",\"id\":\"s{i}@example.com\"}}],\"attributes\":{{\"homeAddress\":{{\"city\":\"{city}\"}}}}}}\n"
+        ));
+    }
+    let r = s
+        .client
+        .post(s.url("/v1/profiles:import"))
+        .bearer_auth(&s.key)
+        .header("content-type", "application/x-ndjson")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let id = rule_audience(&s, r#"profile.homeAddress.city = "Paris""#).await;
+    let e = s
+        .get(&format!("/v1/audiences/{id}/estimate?sampleSize=1000"))
+        .await;
+    let b = e.ok(200).clone();
+    assert_eq!(b["exact"], false, "{b}");
+    assert_eq!(b["total"], 3000, "{b}");
+    let sampled = b["sampled"].as_u64().unwrap();
+    assert!((500..=1000).contains(&sampled), "{b}");
+    let count = b["count"].as_i64().unwrap();
+    let margin = b["margin"].as_i64().unwrap();
+    assert!(margin > 0 && margin < 200, "{b}");
+    // Twice the 95% margin: wrong far less than once in 10,000 runs.
+    assert!((count - 1000).abs() <= 2 * margin, "{b}");
+    let exact = s
+        .get(&format!("/v1/audiences/{id}/estimate?exact=true"))
+        .await;
+    assert_eq!(exact.ok(200)["count"], 1000, "{}", exact.text);
+    assert_eq!(exact.json["exact"], true);
+    s.get(&format!("/v1/audiences/{id}/estimate?sampleSize=5"))
+        .await
+        .problem(400, Some("/sampleSize"));
+    s.get(&format!("/v1/audiences/{id}/estimate?exact=maybe"))
+        .await
+        .problem(400, Some("/exact"));
+}

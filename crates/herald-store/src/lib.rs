@@ -218,6 +218,10 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> Result<AudienceScan>;
 
+    /// How many profiles the sandbox has, and the first and last scan
+    /// positions (for sampling an audience).
+    async fn profile_positions(&self, sandbox: &str) -> Result<(u64, i64, i64)>;
+
     // --- audience executions
     /// Stores the execution and its fan-out state at once. Idempotent on
     /// (campaign, requestId) like `accept_execution`.

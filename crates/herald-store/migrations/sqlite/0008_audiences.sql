@@ -22,6 +22,12 @@ CREATE TABLE audience_members (
     UNIQUE (sandbox, audience_id, namespace, value)
 );
 
+-- Audience scans walk a sandbox's profiles (and an audience's members) in
+-- rowid order from a checkpoint: these seek straight to it (every SQLite
+-- index ends with the rowid), so a page costs the same at any depth.
+CREATE INDEX profiles_by_sandbox ON profiles (sandbox);
+CREATE INDEX audience_members_scan ON audience_members (sandbox, audience_id, seq);
+
 -- Fan-out state of audience executions. `cursor` is the last scan position
 -- whose messages are committed: a restart resumes after it.
 CREATE TABLE fanouts (

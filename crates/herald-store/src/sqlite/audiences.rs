@@ -173,10 +173,11 @@ pub async fn scan_audience(
         AudienceKind::Rule if namespace.is_empty() => {
             sqlx::query(
                 "SELECT p.rowid AS pos, p.id AS profile_id, p.attributes, NULL AS ident
-                 FROM profiles p WHERE p.rowid > ? AND p.sandbox = ? ORDER BY p.rowid LIMIT ?",
+                 FROM profiles p INDEXED BY profiles_by_sandbox
+                 WHERE p.sandbox = ? AND p.rowid > ? ORDER BY p.rowid LIMIT ?",
             )
-            .bind(after)
             .bind(sandbox)
+            .bind(after)
             .bind(limit)
             .fetch_all(pool)
             .await?
@@ -186,11 +187,12 @@ pub async fn scan_audience(
                 "SELECT p.rowid AS pos, p.id AS profile_id, p.attributes,
                     (SELECT i.value FROM identities i
                       WHERE i.sandbox = p.sandbox AND i.profile_id = p.id AND i.namespace = ? LIMIT 1) AS ident
-                 FROM profiles p WHERE p.rowid > ? AND p.sandbox = ? ORDER BY p.rowid LIMIT ?",
+                 FROM profiles p INDEXED BY profiles_by_sandbox
+                 WHERE p.sandbox = ? AND p.rowid > ? ORDER BY p.rowid LIMIT ?",
             )
             .bind(namespace)
-            .bind(after)
             .bind(sandbox)
+            .bind(after)
             .bind(limit)
             .fetch_all(pool)
             .await?
@@ -202,7 +204,7 @@ pub async fn scan_audience(
                       (SELECT i2.value FROM identities i2
                         WHERE i2.sandbox = p.sandbox AND i2.profile_id = p.id AND i2.namespace = ?1 LIMIT 1)
                     END AS ident
-                 FROM audience_members m
+                 FROM audience_members m INDEXED BY audience_members_scan
                  LEFT JOIN identities i ON i.sandbox = m.sandbox AND i.namespace = m.namespace AND i.value = m.value
                  LEFT JOIN profiles p ON p.sandbox = i.sandbox AND p.id = i.profile_id
                  WHERE m.seq > ?2 AND m.sandbox = ?3 AND m.audience_id = ?4
@@ -240,6 +242,21 @@ pub async fn scan_audience(
         scan.next = Some(last);
     }
     Ok(scan)
+}
+
+pub async fn profile_positions(pool: &SqlitePool, sandbox: &str) -> Result<(u64, i64, i64)> {
+    let r = sqlx::query(
+        "SELECT COUNT(*) AS n, MIN(rowid) AS lo, MAX(rowid) AS hi
+         FROM profiles INDEXED BY profiles_by_sandbox WHERE sandbox = ?",
+    )
+    .bind(sandbox)
+    .fetch_one(pool)
+    .await?;
+    Ok((
+        r.try_get::<i64, _>("n")?.max(0) as u64,
+        r.try_get::<Option<i64>, _>("lo")?.unwrap_or(0),
+        r.try_get::<Option<i64>, _>("hi")?.unwrap_or(0),
+    ))
 }
 
 fn row_to_fanout(r: &SqliteRow) -> Result<Fanout> {

@@ -432,6 +432,10 @@ impl Store for SqliteStore {
         audiences::scan_audience(&self.read, sandbox, audience, namespace, after, limit).await
     }
 
+    async fn profile_positions(&self, sandbox: &str) -> Result<(u64, i64, i64)> {
+        audiences::profile_positions(&self.read, sandbox).await
+    }
+
     // --- audience executions
     async fn start_fanout(&self, new: NewFanout) -> Result<AcceptOutcome> {
         audiences::start_fanout(&mut *self.writer.lock().await, &new).await

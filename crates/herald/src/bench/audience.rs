@@ -91,8 +91,10 @@ async fn high_throughput_campaign(api: &Api) -> anyhow::Result<String> {
         .call(
             reqwest::Method::POST,
             "/v1/channel-configurations",
-            Some(json!({"name": "Bench OTP", "channel": "email", "category": "transactional",
-                        "email": {"fromAddress": "otp@shop.example.com"}})),
+            Some(
+                json!({"name": "Bench OTP", "channel": "email", "category": "transactional",
+                        "email": {"fromAddress": "otp@shop.example.com"}}),
+            ),
         )
         .await?;
     let cfg = id_of(cfg, "configuration").await?;
@@ -139,7 +141,15 @@ pub async fn run(args: AudienceBenchArgs) -> anyhow::Result<()> {
     let pid = server.pid();
     eprintln!("importing…");
     let started = Instant::now();
-    let summary = upload(&server.base_url(), API_KEY, "prod", &file, Format::Ndjson, |_| {}).await?;
+    let summary = upload(
+        &server.base_url(),
+        API_KEY,
+        "prod",
+        &file,
+        Format::Ndjson,
+        |_| {},
+    )
+    .await?;
     let import_secs = started.elapsed().as_secs_f64();
     anyhow::ensure!(summary.rejected == 0, "{} rows rejected", summary.rejected);
     let api = Api::new(server.base_url());
@@ -163,6 +173,15 @@ pub async fn run(args: AudienceBenchArgs) -> anyhow::Result<()> {
         )
         .await?;
     let estimate_secs = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let exact = api
+        .call(
+            reqwest::Method::GET,
+            &format!("/v1/audiences/{selective}/estimate?exact=true"),
+            None,
+        )
+        .await?;
+    let exact_secs = t.elapsed().as_secs_f64();
 
     // 2. One audience execution over every profile.
     let everyone = api
@@ -227,10 +246,31 @@ pub async fn run(args: AudienceBenchArgs) -> anyhow::Result<()> {
     let d = Duration::from_secs(args.seconds);
     let ht_target = Target::new(server.addr, ht, 1);
     let tx_target = Target::new(server.addr, tx, 1);
-    load::closed_loop(tx_target.clone(), Endpoint::Unitary, args.connections, Duration::from_secs(2), None).await;
+    load::closed_loop(
+        tx_target.clone(),
+        Endpoint::Unitary,
+        args.connections,
+        Duration::from_secs(2),
+        None,
+    )
+    .await;
     let unitary = load::closed_loop(tx_target, Endpoint::Unitary, args.connections, d, None).await;
-    load::closed_loop(ht_target.clone(), Endpoint::HighThroughput, args.connections, Duration::from_secs(2), None).await;
-    let high = load::closed_loop(ht_target, Endpoint::HighThroughput, args.connections, d, None).await;
+    load::closed_loop(
+        ht_target.clone(),
+        Endpoint::HighThroughput,
+        args.connections,
+        Duration::from_secs(2),
+        None,
+    )
+    .await;
+    let high = load::closed_loop(
+        ht_target,
+        Endpoint::HighThroughput,
+        args.connections,
+        d,
+        None,
+    )
+    .await;
     let peak = peak_rss_kib(pid);
     drop(server);
 
@@ -246,7 +286,9 @@ pub async fn run(args: AudienceBenchArgs) -> anyhow::Result<()> {
                 "machine": output::machine(),
                 "profiles": args.profiles,
                 "importSeconds": import_secs,
-                "estimate": {"count": est["count"], "seconds": estimate_secs},
+                "estimate": {"count": est["count"], "margin": est["margin"], "exact": est["exact"],
+                             "sampled": est["sampled"], "seconds": estimate_secs},
+                "exactCount": {"count": exact["count"], "seconds": exact_secs},
                 "fanout": {"targeted": targeted, "seconds": fanout_secs, "messagesPerSecond": fanout_rate,
                            "queued": report["byStatus"]["queued"], "excluded": report["excluded"],
                            "rssBeforeKiB": rss_before, "maxRssDuringKiB": max_rss},
@@ -262,8 +304,8 @@ pub async fn run(args: AudienceBenchArgs) -> anyhow::Result<()> {
             args.profiles, import_secs
         );
         println!(
-            "estimate of a 3-condition rule audience: {} profiles in {:.2} s",
-            est["count"], estimate_secs
+            "estimate of a 3-condition rule audience: {} ± {} profiles (sample of {}) in {:.2} s; exact count {} in {:.2} s",
+            est["count"], est["margin"], est["sampled"], estimate_secs, exact["count"], exact_secs
         );
         println!(
             "audience execution: {targeted} messages queued or excluded in {fanout_secs:.1} s = {fanout_rate:.0} messages/s \

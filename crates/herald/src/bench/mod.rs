@@ -16,8 +16,8 @@ mod server;
 mod sink;
 mod smtp;
 // --- profiles and import
-mod import;
 mod audience;
+mod import;
 
 use clap::{Args, Subcommand};
 
