@@ -89,6 +89,25 @@ impl AudienceExecutionRequest {
         }
         errors
     }
+
+    /// [`Self::validate`] plus the rule that depends on the time of the
+    /// call: a schedule may not lie in the past (a minute of skew allowed).
+    pub fn validate_at(&self, now: DateTime<Utc>) -> Vec<FieldError> {
+        let mut errors = self.validate();
+        if let Some(s) = &self.schedule
+            && s.execute_at < now - chrono::Duration::seconds(60)
+        {
+            errors.push(FieldError::new(
+                "/schedule/executeAt",
+                "in_the_past",
+                format!(
+                    "executeAt {} is in the past; leave schedule out to execute now",
+                    s.execute_at.to_rfc3339()
+                ),
+            ));
+        }
+        errors
+    }
 }
 
 /// The reference's execution status values.

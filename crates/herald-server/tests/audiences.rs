@@ -594,6 +594,27 @@ async fn audience_call_rules_and_idempotency() {
     )
     .await
     .problem(400, Some("/schedule/executeAt"));
+    s.post(
+        AUDIENCE,
+        &json!({"campaignId": campaign, "schedule": {"executeAt": "2020-01-01T00:00:00Z"}}),
+    )
+    .await
+    .problem(400, Some("/schedule/executeAt"));
+    // The audience of a live campaign cannot be deleted.
+    s.delete(&format!("/v1/audiences/{aud}"))
+        .await
+        .problem(409, None);
+    // Every bad identity of a static audience is named at once.
+    let r = s
+        .post(
+            "/v1/audiences",
+            &json!({"name": "bad", "identities": [
+                {"namespace": "email", "id": "not-an-email"},
+                {"namespace": "nope", "id": "a"}]}),
+        )
+        .await;
+    r.problem(400, Some("/identities/0/id"));
+    r.problem(400, Some("/identities/1/namespace"));
     s.post(AUDIENCE, &json!({"requestId": "x"}))
         .await
         .problem(400, Some("/campaignId"));

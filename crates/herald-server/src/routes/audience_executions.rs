@@ -126,7 +126,7 @@ async fn create_inner(state: &AppState, caller: &Caller, body: &[u8]) -> ApiResu
     caller.require(SCOPE_EXECUTE)?;
     let raw = parse_value(body)?;
     let req: AudienceExecutionRequest = from_value(&raw)?;
-    let errors = req.validate();
+    let errors = req.validate_at(Utc::now());
     if !errors.is_empty() {
         return Err(Problem::bad_request(errors));
     }

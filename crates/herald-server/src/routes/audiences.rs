@@ -16,6 +16,7 @@ use herald_domain::FieldError;
 use herald_domain::audience::{
     Audience, AudienceKind, AudienceRule, NewAudience, profile_data, validate_identities,
 };
+use herald_domain::campaign::CampaignStatus;
 use herald_domain::identity;
 use herald_domain::ids::new_id;
 use herald_domain::profile::Identity;
@@ -49,15 +50,25 @@ async fn normalize_members(
         let kind = match kinds.get(&ident.namespace) {
             Some(k) => *k,
             None => {
-                let k = kind_of(
+                match kind_of(
                     state,
                     sandbox,
                     &ident.namespace,
                     &format!("{at}/{i}/namespace"),
                 )
-                .await?;
-                kinds.insert(ident.namespace.clone(), k);
-                k
+                .await
+                {
+                    Ok(k) => {
+                        kinds.insert(ident.namespace.clone(), k);
+                        k
+                    }
+                    // Reported with the others, not alone.
+                    Err(p) if p.status == 400 => {
+                        errors.extend(p.errors.clone());
+                        continue;
+                    }
+                    Err(p) => return Err(p),
+                }
             }
         };
         match identity::normalize(kind, &ident.id) {
@@ -157,6 +168,30 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     caller.require(SCOPE_MANAGE)?;
+    // A campaign that may still fire at it keeps it.
+    let users: Vec<String> = state
+        .store
+        .list_campaigns(&caller.sandbox)
+        .await?
+        .into_iter()
+        .filter(|c| {
+            !matches!(
+                c.status,
+                CampaignStatus::Stopped | CampaignStatus::Completed | CampaignStatus::Archived
+            )
+        })
+        .filter(|c| c.definition.audience.audience_id.as_deref() == Some(id.as_str()))
+        .map(|c| c.id)
+        .collect();
+    if !users.is_empty() {
+        return Err(Problem::conflict(
+            "audience-in-use",
+            format!(
+                "campaigns {} use this audience; stop them or point them at another audience first",
+                users.join(", ")
+            ),
+        ));
+    }
     if state.store.delete_audience(&caller.sandbox, &id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
