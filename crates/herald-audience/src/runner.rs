@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use serde_json::Value;
 use tokio::sync::Notify;
+use tracing::Instrument;
 
 use herald_domain::audience::AudienceRule;
 use herald_domain::audience_execution::{Fanout, FanoutStatus};
@@ -77,12 +78,16 @@ impl Runner {
             Err(_) => return,
         }
         let me = self.clone();
-        tokio::spawn(async move {
-            me.run(fanout).await;
-            if let Ok(mut set) = me.running.lock() {
-                set.remove(&key);
+        let span = tracing::info_span!("fanout", execution_id = %fanout.execution_id, campaign_id = %fanout.campaign_id);
+        tokio::spawn(
+            async move {
+                me.run(fanout).await;
+                if let Ok(mut set) = me.running.lock() {
+                    set.remove(&key);
+                }
             }
-        });
+            .instrument(span),
+        );
     }
 
     /// Resumes every execution left in progress (after a restart).
@@ -97,9 +102,6 @@ impl Runner {
     }
 
     async fn run(&self, fanout: Fanout) {
-        let span = tracing::info_span!("fanout", execution_id = %fanout.execution_id, campaign_id = %fanout.campaign_id);
-        let _e = span.enter();
-        drop(_e);
         let started = Instant::now();
         let mut attempt = 0u32;
         loop {

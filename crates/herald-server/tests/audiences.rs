@@ -574,6 +574,15 @@ async fn audience_call_rules_and_idempotency() {
     .problem(409, Some("/requestId"));
     finished(&s, &first).await;
     assert_eq!(s.targeted(&campaign).await, 1);
+    // The generic execution lookup links to the messages instead of
+    // listing what may be millions.
+    let e = s.execution(&first).await;
+    assert_eq!(e["status"], "Succeeded", "{e}");
+    assert_eq!(e["targetedProfileCount"], 1, "{e}");
+    assert_eq!(
+        e["messages"],
+        json!(format!("/v1/messages?executionId={first}"))
+    );
 
     // Errors name their field.
     s.post(AUDIENCE, &json!({"campaignId": "nope"}))

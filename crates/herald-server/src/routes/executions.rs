@@ -428,6 +428,22 @@ pub async fn get_one(
         .get_execution(&caller.sandbox, &id)
         .await?
         .ok_or_else(|| Problem::not_found("execution", &id))?;
+    if e.kind == "audience" {
+        // Up to millions of messages: the status and a link, not the list.
+        let f = state.store.get_fanout(&caller.sandbox, &id).await?;
+        return Ok(Json(json!({
+            "executionId": e.id,
+            "requestId": e.request_id,
+            "campaignId": e.campaign_id,
+            "campaignVersion": e.campaign_version,
+            "kind": e.kind,
+            "createdAt": e.created_at,
+            "createdBy": e.created_by,
+            "status": f.as_ref().map(|f| f.status.as_str()),
+            "targetedProfileCount": f.as_ref().map(|f| f.targeted),
+            "messages": format!("/v1/messages?executionId={}", e.id),
+        })));
+    }
     let messages = state
         .store
         .list_execution_messages(&caller.sandbox, &id)
