@@ -24,6 +24,9 @@ pub enum ImportCommand {
     /// Profiles from a CSV (header row; namespace columns are identities,
     /// other columns attribute paths) or NDJSON file.
     Profiles(ProfilesArgs),
+    /// A static audience from a file of identities (one per line: `id`, or
+    /// `namespace,id`).
+    Audience(crate::import_audience::AudienceArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -95,6 +98,7 @@ pub struct Summary {
 pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
     match args.command {
         ImportCommand::Profiles(a) => profiles(a).await,
+        ImportCommand::Audience(a) => crate::import_audience::run(a).await,
     }
 }
 

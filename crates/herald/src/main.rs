@@ -6,6 +6,7 @@ mod config;
 mod serve;
 // --- profiles and import
 mod import;
+mod import_audience;
 
 use clap::{Parser, Subcommand};
 

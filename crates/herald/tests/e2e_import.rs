@@ -116,3 +116,71 @@ async fn cli_imports_a_csv_and_writes_the_rejected_rows() {
     assert_eq!(ann["attributes"]["preferredLanguage"], "fr-FR");
     assert_eq!(ann["attributes"]["person"]["name"]["firstName"], "Ann");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_creates_a_static_audience_from_a_file() {
+    let herald = Herald::start(HeraldOptions::outbox()).await;
+    for email in ["ann@example.com", "bob@example.com"] {
+        let (status, body) = herald
+            .request(
+                reqwest::Method::PUT,
+                &format!("/v1/profiles/email/{email}"),
+                Some(&json!({"attributes": {"person": {"name": {"firstName": "A"}}}})),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("vip.txt");
+    std::fs::write(
+        &file,
+        "ann@example.com\n\nemail,bob@EXAMPLE.COM\nghost@example.com\n",
+    )
+    .expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(["import", "audience"])
+        .arg(&file)
+        .args([
+            "--name",
+            "VIP",
+            "--url",
+            &herald.base_url(),
+            "--api-key",
+            API_KEY,
+        ])
+        .output()
+        .expect("run herald import audience");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("3 members"), "{stdout}");
+    let id = stdout
+        .split_whitespace()
+        .nth(1)
+        .expect("audience id")
+        .to_string();
+    let e = herald.get(&format!("/v1/audiences/{id}/estimate")).await;
+    // ghost@ has no profile; bob's domain case is normalized.
+    assert_eq!(e["count"], 2, "{e}");
+
+    std::fs::write(&file, "ann@example.com\nnot-an-email\n").expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(["import", "audience"])
+        .arg(&file)
+        .args([
+            "--name",
+            "Bad",
+            "--url",
+            &herald.base_url(),
+            "--api-key",
+            API_KEY,
+        ])
+        .output()
+        .expect("run herald import audience");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("line 2"), "{stderr}");
+}
