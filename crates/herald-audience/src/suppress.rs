@@ -4,7 +4,7 @@
 use herald_domain::campaign::CampaignCategory;
 use herald_domain::channel::Channel;
 use herald_domain::message::MessageStatus;
-use herald_domain::policy::suppression_applies;
+use herald_domain::policy::suppression_exclusion;
 use herald_store::{FanoutMessage, Store, StoreError};
 
 pub async fn apply(
@@ -30,15 +30,15 @@ pub async fn apply(
         .iter_mut()
         .filter(|m| m.status == MessageStatus::Queued)
     {
-        if let Some(hit) = m.address.as_ref().and_then(|a| hits.get(a))
-            && suppression_applies(category, &hit.reason)
+        if let Some((reason, detail)) = m
+            .address
+            .as_ref()
+            .and_then(|a| hits.get(a))
+            .and_then(|hit| suppression_exclusion(category, hit))
         {
             m.status = MessageStatus::Excluded;
-            m.exclusion_reason = Some(hit.reason_code.to_string());
-            m.detail = Some(format!(
-                "suppressed ({}, {})",
-                hit.reason, hit.suppression_id
-            ));
+            m.exclusion_reason = Some(reason.to_string());
+            m.detail = Some(detail);
         }
     }
     Ok(())

@@ -133,6 +133,20 @@ pub fn suppression_applies(category: CampaignCategory, suppression_reason: &str)
     category == CampaignCategory::Marketing || suppression_reason != "unsubscribe"
 }
 
+/// The exclusion a suppression-list hit means for a campaign of this
+/// category, as (reason code, detail), or `None` when it does not apply.
+pub fn suppression_exclusion(
+    category: CampaignCategory,
+    hit: &crate::suppression::SuppressionHit,
+) -> Option<(&'static str, String)> {
+    suppression_applies(category, &hit.reason).then(|| {
+        (
+            hit.reason_code,
+            format!("suppressed ({}, {})", hit.reason, hit.suppression_id),
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,8 @@ use utoipa::ToSchema;
 
 use herald_domain::FieldError;
 use herald_domain::audience::{
-    Audience, AudienceKind, AudienceRule, NewAudience, profile_data, validate_identities,
+    Audience, AudienceKind, AudienceRule, NewAudience, profile_data, projection::Paths,
+    validate_identities,
 };
 use herald_domain::campaign::CampaignStatus;
 use herald_domain::identity;
@@ -377,16 +378,22 @@ async fn sample(
                 continue;
             }
             sampled += 1;
-            let attributes = match &projection {
-                Some(p) => p.parse(&c.attributes),
-                None => serde_json::from_str::<Value>(&c.attributes),
-            };
-            if attributes.is_ok_and(|v| rule.matches(&profile_data(v))) {
+            if in_rule(rule, projection.as_ref(), &c.attributes) {
                 matched += 1;
             }
         }
     }
     Ok((matched, sampled))
+}
+
+/// Whether stored attributes (JSON text) match the rule, parsing only
+/// what the rule reads when a projection is given.
+fn in_rule(rule: &AudienceRule, projection: Option<&Paths>, attributes: &str) -> bool {
+    let parsed = match projection {
+        Some(p) => p.parse(attributes),
+        None => serde_json::from_str::<Value>(attributes),
+    };
+    parsed.is_ok_and(|v| rule.matches(&profile_data(v)))
 }
 
 /// Streams the audience page by page; the next page is read while the
@@ -413,14 +420,8 @@ async fn count_members(
             let matched = match rule {
                 None => n,
                 Some(rule) => candidates
-                    .into_iter()
-                    .filter(|c| {
-                        let attributes = match &projection {
-                            Some(p) => p.parse(&c.attributes),
-                            None => serde_json::from_str::<Value>(&c.attributes),
-                        };
-                        attributes.is_ok_and(|v| rule.matches(&profile_data(v)))
-                    })
+                    .iter()
+                    .filter(|c| in_rule(rule, projection.as_ref(), &c.attributes))
                     .count() as u64,
             };
             (n, matched)

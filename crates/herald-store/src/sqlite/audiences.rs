@@ -23,11 +23,6 @@ use crate::{Result, StoreError};
 /// per row than they save (measured with the profile import).
 const MAX_PARAMS: usize = 400;
 
-fn placeholders(rows: usize, cols: usize) -> String {
-    let one = format!("({})", vec!["?"; cols].join(","));
-    vec![one; rows].join(",")
-}
-
 fn row_to_audience(r: &SqliteRow) -> Result<Audience> {
     let kind: String = r.try_get("kind")?;
     Ok(Audience {

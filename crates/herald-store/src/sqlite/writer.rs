@@ -315,28 +315,6 @@ async fn apply(conn: &mut SqliteConnection, cmds: &[Command], reclaim: bool) -> 
     Ok(replies)
 }
 
-/// "(?,?,…),(…)" for `rows` rows of `cols` parameters. Anonymous
-/// parameters on purpose: sqlx looks every numbered one up by name
-/// (`sqlite3_bind_parameter_name` scans a list), quadratic in a multi-row
-/// statement's parameter count.
-fn placeholders(rows: usize, cols: usize) -> String {
-    let mut s = String::with_capacity(rows * (cols * 2 + 2));
-    for r in 0..rows {
-        if r > 0 {
-            s.push(',');
-        }
-        s.push('(');
-        for c in 0..cols {
-            if c > 0 {
-                s.push(',');
-            }
-            s.push('?');
-        }
-        s.push(')');
-    }
-    s
-}
-
 const EXECUTION_COLS: usize = 11;
 const MESSAGE_COLS: usize = 22;
 
@@ -696,15 +674,4 @@ async fn complete_many(conn: &mut SqliteConnection, completions: &[&Completion])
         q.execute(&mut *conn).await?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::placeholders;
-
-    #[test]
-    fn placeholders_are_rows_of_anonymous_parameters() {
-        assert_eq!(placeholders(2, 3), "(?,?,?),(?,?,?)");
-        assert_eq!(placeholders(1, 2), "(?,?)");
-    }
 }

@@ -12,7 +12,7 @@ use clap::Args;
 use serde_json::{Value, json};
 
 use super::api::Api;
-use super::import::{peak_rss_kib, write_file};
+use super::import::{peak_rss_kib, proc_status_kib, write_file};
 use super::load::{self, Endpoint, Target};
 use super::output;
 use super::server::{API_KEY, Server, ServerOptions};
@@ -35,14 +35,7 @@ pub struct AudienceBenchArgs {
 }
 
 fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
+    proc_status_kib(pid, "VmRSS")
 }
 
 async fn id_of(v: Value, what: &str) -> anyhow::Result<String> {
