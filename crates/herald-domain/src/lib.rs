@@ -7,6 +7,7 @@ pub mod audience_execution;
 pub mod campaign;
 pub mod channel;
 pub mod content;
+pub mod delivery_settings;
 pub mod error;
 pub mod execution;
 pub mod fragment;

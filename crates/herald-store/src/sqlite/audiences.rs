@@ -505,22 +505,69 @@ pub async fn append_fanout(
         }
     }
 
-    // 3. The messages.
+    // 3. Throttled sends: each queued message gets the next send slot of
+    // the execution (counted in `fanouts.queued`, so a resumed batch
+    // continues the sequence); a slot past the window is an exclusion.
     let at = ms(b.now);
-    for chunk in b.messages.chunks(MAX_PARAMS / MESSAGE_COLS) {
+    let mut slots: Vec<(i64, Option<i64>)> = vec![(at, None); b.messages.len()];
+    let mut throttle_excluded: HashSet<usize> = HashSet::new();
+    if let Some((rate, started)) = b.throttle {
+        let base: i64 =
+            sqlx::query_scalar("SELECT queued FROM fanouts WHERE sandbox = ? AND execution_id = ?")
+                .bind(&b.sandbox)
+                .bind(&b.execution_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .unwrap_or(0);
+        let start = ms(started);
+        let deadline = start + herald_domain::campaign::THROTTLE_WINDOW_HOURS * 3_600_000;
+        let mut n = base;
+        for (i, m) in b.messages.iter().enumerate() {
+            if m.status != MessageStatus::Queued {
+                continue;
+            }
+            let slot = start + n * 1000 / i64::from(rate.max(1));
+            n += 1;
+            if slot >= deadline {
+                throttle_excluded.insert(i);
+            } else {
+                slots[i] = (slot.max(at), Some(deadline));
+            }
+        }
+    }
+    let queued_now = b
+        .messages
+        .iter()
+        .enumerate()
+        .filter(|(i, m)| m.status == MessageStatus::Queued && !throttle_excluded.contains(i))
+        .count() as i64;
+
+    // 4. The messages.
+    let indexed: Vec<(usize, &FanoutMessage)> = b.messages.iter().enumerate().collect();
+    for chunk in indexed.chunks(MAX_PARAMS / (MESSAGE_COLS + 1)) {
         let sql = format!(
             "INSERT OR IGNORE INTO messages (id, sandbox, execution_id, campaign_id, campaign_version, channel, user_id,
                namespace, profile_id, address, status, exclusion_reason, profile, context, priority, next_attempt_at,
-               created_at, updated_at, locale, last_error)
+               created_at, updated_at, locale, last_error, expires_at)
              VALUES {}",
             vec![
-                "(?,?,?,?,?,?,?,?,?,?,?,?,?,'{}',1,?,?,?,?,?)";
+                "(?,?,?,?,?,?,?,?,?,?,?,?,?,'{}',1,?,?,?,?,?,?)";
                 chunk.len()
             ]
             .join(",")
         );
         let mut q = sqlx::query(&sql);
-        for m in chunk {
+        for (i, m) in chunk {
+            let expired = throttle_excluded.contains(i);
+            let (status, reason) = if expired {
+                (
+                    MessageStatus::Excluded.as_str(),
+                    Some(reasons::THROTTLE_WINDOW_EXPIRED),
+                )
+            } else {
+                (m.status.as_str(), m.exclusion_reason.as_deref())
+            };
+            let (next_at, expires_at) = slots[*i];
             q = q
                 .bind(&m.message_id)
                 .bind(&b.sandbox)
@@ -532,32 +579,30 @@ pub async fn append_fanout(
                 .bind(&m.namespace)
                 .bind(&m.profile_id)
                 .bind(&m.address)
-                .bind(m.status.as_str())
-                .bind(&m.exclusion_reason)
+                .bind(status)
+                .bind(reason)
                 .bind(&m.profile)
-                .bind(at)
+                .bind(next_at)
                 .bind(at)
                 .bind(at)
                 .bind(&m.locale)
-                .bind(&m.detail);
+                .bind(&m.detail)
+                .bind(expires_at);
         }
         result.inserted += q.execute(&mut *tx).await?.rows_affected();
     }
-    result.queued = b
-        .messages
-        .iter()
-        .filter(|m| m.status == MessageStatus::Queued)
-        .count() as u64;
+    result.queued = queued_now as u64;
 
-    // 4. The checkpoint.
+    // 5. The checkpoint.
     sqlx::query(
-        "UPDATE fanouts SET cursor = ?, targeted = targeted + ?,
+        "UPDATE fanouts SET cursor = ?, targeted = targeted + ?, queued = queued + ?,
            status = CASE WHEN ? THEN 'Succeeded' ELSE status END,
            finished_at = CASE WHEN ? THEN ? ELSE finished_at END
          WHERE sandbox = ? AND execution_id = ?",
     )
     .bind(b.cursor)
     .bind(result.inserted as i64)
+    .bind(queued_now)
     .bind(b.done)
     .bind(b.done)
     .bind(at)
