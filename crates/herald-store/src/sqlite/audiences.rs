@@ -417,7 +417,8 @@ pub async fn append_fanout(
     for chunk in ids.chunks(MAX_PARAMS / 2) {
         let sql = format!(
             "SELECT profile_id FROM messages INDEXED BY messages_one_per_profile
-             WHERE execution_id = ? AND priority = 1 AND proof = 0 AND profile_id IS NOT NULL AND profile_id IN ({})",
+             WHERE execution_id = ? AND priority = 1 AND proof = 0 AND profile_id IS NOT NULL AND resend_of IS NULL
+               AND profile_id IN ({})",
             vec!["?"; chunk.len()].join(",")
         );
         let mut q = sqlx::query_scalar::<_, String>(&sql).bind(&b.execution_id);
