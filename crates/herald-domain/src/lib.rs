@@ -18,6 +18,10 @@ pub mod policy;
 pub mod profile;
 pub mod review;
 pub mod sandbox;
+// --- SMS and push channel settings
+pub mod push_settings;
+mod settings_reader;
+pub mod sms_settings;
 // --- suppressions and business rules
 pub mod business_rule;
 pub mod suppression;
