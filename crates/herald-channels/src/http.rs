@@ -30,8 +30,8 @@ pub(crate) fn build(builder: reqwest::ClientBuilder) -> Result<reqwest::Client, 
 /// transient; a builder error is a configuration fault; anything after the
 /// connection was up (timeout, reset, unreadable reply) may have delivered.
 pub(crate) fn classify(e: &reqwest::Error, what: &str) -> ChannelError {
-    // Strip the URL: it may carry an account id, and logs name the provider.
-    let detail = e.without_url_ref();
+    // Not the URL: it may carry an account id or a key, and `what` names the provider.
+    let detail = causes(e);
     let class = if e.is_connect() {
         ErrorClass::Transient
     } else if e.is_builder() {
@@ -43,25 +43,18 @@ pub(crate) fn classify(e: &reqwest::Error, what: &str) -> ChannelError {
     ChannelError::new(class, None, format!("{what}: {kind}: {detail}"))
 }
 
-trait WithoutUrl {
-    fn without_url_ref(&self) -> String;
-}
-
-impl WithoutUrl for reqwest::Error {
-    fn without_url_ref(&self) -> String {
-        let mut s = String::new();
-        let mut source: Option<&dyn std::error::Error> = std::error::Error::source(self);
-        if source.is_none() {
-            return "request failed".into();
-        }
-        while let Some(e) = source {
-            if !s.is_empty() {
-                s.push_str(": ");
-            }
-            s.push_str(&e.to_string());
-            source = e.source();
-        }
-        s
+/// The error's causes, without reqwest's own message (which names the URL).
+fn causes(e: &reqwest::Error) -> String {
+    let mut parts = Vec::new();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        parts.push(cause.to_string());
+        source = cause.source();
+    }
+    if parts.is_empty() {
+        "request failed".into()
+    } else {
+        parts.join(": ")
     }
 }
 

@@ -33,6 +33,9 @@ struct Apple {
     bodies: Vec<Value>,
     apns_ids: Vec<String>,
     problems: Vec<String>,
+    /// Provider tokens answered 403 ExpiredProviderToken (as if an hour old).
+    expired: HashSet<String>,
+    expire_next_new_token: bool,
 }
 
 type Shared = Arc<Mutex<Apple>>;
@@ -97,6 +100,14 @@ async fn device(
             a.problems.push(format!("token: {e}"));
             return reason(StatusCode::FORBIDDEN, "InvalidProviderToken");
         }
+    }
+    if a.expired.contains(&jwt) {
+        return reason(StatusCode::FORBIDDEN, "ExpiredProviderToken");
+    }
+    if a.expire_next_new_token && !a.jwts.contains(&jwt) {
+        a.expire_next_new_token = false;
+        a.expired.insert(jwt);
+        return reason(StatusCode::FORBIDDEN, "ExpiredProviderToken");
     }
     a.jwts.insert(jwt);
     a.bodies.push(body);
@@ -247,6 +258,9 @@ async fn dead_tokens_and_errors_are_classified() {
         (e.class, e.code.as_deref()),
         (ErrorClass::InvalidToken, Some("BadDeviceToken"))
     );
+    // Never sent: it would change the request path.
+    let e = t.send(&push(5, "../../x?y")).await.unwrap_err();
+    assert_eq!(e.class, ErrorClass::InvalidToken);
     let e = t.send(&push(3, "busy")).await.unwrap_err();
     assert_eq!(e.class, ErrorClass::Transient);
     let e = t.send(&push(4, "big")).await.unwrap_err();
@@ -267,4 +281,17 @@ async fn a_key_that_does_not_match_is_refused() {
         (e.class, e.code.as_deref()),
         (ErrorClass::Permanent, Some("InvalidProviderToken"))
     );
+}
+
+#[tokio::test]
+async fn an_expired_provider_token_is_signed_anew_once() {
+    let (base, state, _, pem) = apple().await;
+    state.lock().unwrap().expire_next_new_token = true;
+    let t = transport(&base, &pem).await;
+    t.send(&push(1, "device")).await.unwrap();
+    t.send(&push(2, "device")).await.unwrap();
+    let a = state.lock().unwrap();
+    assert_eq!(a.expired.len(), 1);
+    assert_eq!(a.jwts.len(), 1, "the new token is cached for the next send");
+    assert_eq!(a.bodies.len(), 2);
 }

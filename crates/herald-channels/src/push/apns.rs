@@ -175,6 +175,14 @@ fn classify(status: u16, text: &str) -> ChannelError {
 #[async_trait]
 impl PushTransport for ApnsPush {
     async fn send(&self, msg: &PushMessage) -> Result<PushReceipt, ChannelError> {
+        // A device token is hex; anything else would also change the URL path.
+        if msg.token.is_empty() || !msg.token.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(ChannelError::new(
+                ErrorClass::InvalidToken,
+                Some("BadDeviceToken".into()),
+                "an APNs device token is hexadecimal",
+            ));
+        }
         let body = apns_body(msg);
         let jwt = self.provider_token(None)?;
         let (mut status, mut id, mut text) = self.post(msg, &body, &jwt).await?;
