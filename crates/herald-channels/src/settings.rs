@@ -49,6 +49,7 @@ pub fn push_transport(settings: &PushSettings) -> Result<PushRouter, ChannelErro
             client_email: f.service_account.client_email.clone(),
             private_key: f.service_account.private_key.clone(),
             token_url: f.token_url().to_string(),
+            audience: f.service_account.token_uri.clone(),
             send_url: f.send_url(),
         })?));
     }

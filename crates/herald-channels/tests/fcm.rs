@@ -22,7 +22,8 @@ const SERVICE_ACCOUNT: &str = include_str!("fixtures/test-service-account.json")
 
 #[derive(Default)]
 struct Google {
-    token_url: String,
+    /// The `aud` the assertion must carry: the service account's token_uri.
+    audience: String,
     /// Access tokens issued, in order.
     issued: Vec<String>,
     /// Tokens the send endpoint answers 401 to (revoked early).
@@ -68,7 +69,7 @@ async fn token(
             "iss",
         ),
         (claims["scope"] == FCM_SCOPE, "scope"),
-        (claims["aud"] == g.token_url.as_str(), "aud"),
+        (claims["aud"] == g.audience.as_str(), "aud"),
         (
             claims["iat"]
                 .as_u64()
@@ -142,6 +143,12 @@ async fn send(
 }
 
 async fn setup() -> (Box<dyn PushTransport>, Shared) {
+    setup_with(false).await
+}
+
+/// `via_override`: the account keeps Google's token_uri and `tokenUrl`
+/// points at the local endpoint, as with a proxy.
+async fn setup_with(via_override: bool) -> (Box<dyn PushTransport>, Shared) {
     let g: Shared = Arc::default();
     let router = Router::new()
         .route("/token", post(token))
@@ -149,17 +156,21 @@ async fn setup() -> (Box<dyn PushTransport>, Shared) {
         .with_state(g.clone());
     let addr = common::serve(router).await;
     let token_url = format!("http://{addr}/token");
-    g.lock().unwrap().token_url = token_url.clone();
     let mut sa: Value = serde_json::from_str(SERVICE_ACCOUNT).unwrap();
-    sa["token_uri"] = json!(token_url);
-    let settings = PushSettings::from_value(&json!({
-        "appId": "com.example.herald",
-        "fcm": {
-            "serviceAccount": sa,
-            "sendUrl": format!("http://{addr}/v1/projects/{{project_id}}/messages:send")
-        }
-    }))
-    .unwrap();
+    let mut fcm = json!({
+        "serviceAccount": sa.clone(),
+        "sendUrl": format!("http://{addr}/v1/projects/{{project_id}}/messages:send")
+    });
+    if via_override {
+        g.lock().unwrap().audience = "https://oauth2.googleapis.com/token".into();
+        fcm["tokenUrl"] = json!(token_url);
+    } else {
+        g.lock().unwrap().audience = token_url.clone();
+        sa["token_uri"] = json!(token_url);
+        fcm["serviceAccount"] = sa;
+    }
+    let settings =
+        PushSettings::from_value(&json!({"appId": "com.example.herald", "fcm": fcm})).unwrap();
     (Box::new(push_transport(&settings).unwrap()), g)
 }
 
@@ -268,4 +279,13 @@ async fn an_apns_message_without_apns_settings_fails_permanently() {
         (e.class, e.code.as_deref()),
         (ErrorClass::Permanent, Some("platformNotConfigured"))
     );
+}
+
+#[tokio::test]
+async fn through_a_token_url_override_the_audience_stays_token_uri() {
+    let (t, g) = setup_with(true).await;
+    t.send(&push("device-1")).await.unwrap();
+    let g = g.lock().unwrap();
+    assert!(g.problems.is_empty(), "{:?}", g.problems);
+    assert_eq!(g.issued.len(), 1);
 }

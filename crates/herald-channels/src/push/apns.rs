@@ -158,7 +158,9 @@ fn classify(status: u16, text: &str) -> ChannelError {
         .and_then(|v| v["reason"].as_str().map(str::to_string));
     let class = match (status, reason.as_deref()) {
         (410, _) => ErrorClass::InvalidToken,
-        (400, Some("BadDeviceToken" | "DeviceTokenNotForTopic")) => ErrorClass::InvalidToken,
+        // DeviceTokenNotForTopic stays permanent: a wrong topic would make
+        // every token of the app look dead.
+        (400, Some("BadDeviceToken")) => ErrorClass::InvalidToken,
         (s, _) if s == 429 || s >= 500 => ErrorClass::Transient,
         _ => ErrorClass::Permanent,
     };
@@ -228,6 +230,10 @@ mod tests {
         assert_eq!(
             classify(400, r#"{"reason":"BadDeviceToken"}"#).class,
             ErrorClass::InvalidToken
+        );
+        assert_eq!(
+            classify(400, r#"{"reason":"DeviceTokenNotForTopic"}"#).class,
+            ErrorClass::Permanent
         );
         assert_eq!(
             classify(400, r#"{"reason":"PayloadTooLarge"}"#).class,

@@ -28,8 +28,11 @@ pub struct FcmConfig {
     pub client_email: String,
     /// The service account's `private_key` (PKCS#8 PEM).
     pub private_key: String,
-    /// The token endpoint, also the JWT's `aud` (the account's `token_uri`).
+    /// Where the token request goes: the account's `token_uri` or an override.
     pub token_url: String,
+    /// The JWT's `aud`: always the account's `token_uri`, which Google checks
+    /// even when the request goes through an override (a proxy).
+    pub audience: String,
     /// Where messages go, `{project_id}` already substituted.
     pub send_url: String,
 }
@@ -91,7 +94,7 @@ impl FcmPush {
         let assertion = self.key.sign(&json!({
             "iss": self.config.client_email,
             "scope": FCM_SCOPE,
-            "aud": self.config.token_url,
+            "aud": self.config.audience,
             "iat": iat,
             "exp": iat + 3600,
         }))?;
@@ -212,7 +215,8 @@ fn classify(status: u16, body: &str) -> ChannelError {
         });
     let class = match (status, error_code.as_deref()) {
         (_, Some("UNREGISTERED")) => ErrorClass::InvalidToken,
-        (_, Some("SENDER_ID_MISMATCH")) => ErrorClass::InvalidToken,
+        // SENDER_ID_MISMATCH stays permanent: with a wrong project every
+        // token would look dead, and the engine would delete them all.
         (400, Some("INVALID_ARGUMENT")) if about_token => ErrorClass::InvalidToken,
         (_, Some("QUOTA_EXCEEDED" | "UNAVAILABLE" | "INTERNAL")) => ErrorClass::Transient,
         (s, _) if http::status_is_transient(s) => ErrorClass::Transient,
@@ -271,6 +275,8 @@ mod tests {
         assert_eq!(classify(400, bad_token).class, ErrorClass::InvalidToken);
         let bad_payload = r#"{"error":{"code":400,"message":"Invalid value at 'message.data[0].value'","status":"INVALID_ARGUMENT","details":[{"@type":"type.googleapis.com/google.rpc.BadRequest","fieldViolations":[{"field":"message.data[0].value"}]}]}}"#;
         assert_eq!(classify(400, bad_payload).class, ErrorClass::Permanent);
+        let mismatch = r#"{"error":{"code":403,"message":"SenderId mismatch","status":"PERMISSION_DENIED","details":[{"@type":"type.googleapis.com/google.firebase.fcm.v1.FcmError","errorCode":"SENDER_ID_MISMATCH"}]}}"#;
+        assert_eq!(classify(403, mismatch).class, ErrorClass::Permanent);
         assert_eq!(classify(429, "{}").class, ErrorClass::Transient);
         assert_eq!(classify(503, "oops").class, ErrorClass::Transient);
         assert_eq!(classify(403, "{}").class, ErrorClass::Permanent);
