@@ -9,6 +9,7 @@ use tokio::task::JoinHandle;
 use tracing::{Instrument, debug, info, info_span, warn};
 use uuid::Uuid;
 
+use herald_channels::{ErrorClass, PushMessage, PushPlatform, SmsMessage};
 use herald_domain::channel::Channel;
 use herald_domain::delivery_settings::{QuietMode, ReplyClass};
 use herald_domain::message::{Deliverable, RenderedEmail, reasons};
@@ -16,6 +17,7 @@ use herald_domain::suppression::Suppression;
 use herald_mail::{FailureClass, MailTransport, OutgoingEmail, build_email, html_to_text};
 use herald_store::{ClaimRequest, DeliveryOutcome, Lane, OutcomeKind, Store};
 
+use crate::channels::Channels;
 use crate::clock::{Clock, SystemClock};
 use crate::content_cache::{ContentCache, Prepared};
 use crate::gates::{Gate, Gates};
@@ -80,6 +82,7 @@ pub struct DeliveryEngine {
     cache: Arc<ContentCache>,
     gates: Gates,
     domains: Domains,
+    channels: Option<Arc<Channels>>,
     config: EngineConfig,
     wake: Arc<Notify>,
 }
@@ -118,6 +121,8 @@ enum Attempt {
         error: String,
         rendered: Option<RenderedEmail>,
     },
+    /// Decided without a retry policy (e.g. an invalid push token).
+    Outcome(OutcomeKind),
 }
 
 impl DeliveryEngine {
@@ -128,9 +133,16 @@ impl DeliveryEngine {
             cache: Arc::new(ContentCache::new(Duration::from_secs(30))),
             gates: Gates::default(),
             domains: Domains::new(config.per_domain_concurrency),
+            channels: None,
             config,
             wake: Arc::new(Notify::new()),
         }
+    }
+
+    /// SMS and push transports (without them those messages fail).
+    pub fn with_channels(mut self, channels: Arc<Channels>) -> Self {
+        self.channels = Some(channels);
+        self
     }
 
     pub fn start(self) -> EngineHandle {
@@ -400,14 +412,13 @@ impl DeliveryEngine {
             Some(d) => self.domains.slots(d).acquire_owned().await.ok(),
             None => None,
         };
-        let attempt = match m.channel {
-            Channel::Email => self.deliver_email(m, &prepared).await,
-            other => Attempt::Failed {
+        let attempt = match (m.channel, &self.channels) {
+            (Channel::Email, _) => self.deliver_email(m, &prepared).await,
+            (Channel::Sms, Some(ch)) => self.deliver_sms(m, &prepared, ch).await,
+            (Channel::Push, Some(ch)) => self.deliver_push(m, &prepared, ch).await,
+            (other, None) => Attempt::Failed {
                 class: FailureClass::Permanent,
-                error: format!(
-                    "the {} channel has no transport configured yet",
-                    other.as_str()
-                ),
+                error: format!("this node has no {} transport", other.as_str()),
                 rendered: None,
             },
         };
@@ -424,6 +435,7 @@ impl DeliveryEngine {
         attempt: Attempt,
     ) -> OutcomeKind {
         let (class, error, rendered) = match attempt {
+            Attempt::Outcome(k) => return k,
             Attempt::Sent {
                 reply,
                 rendered,
@@ -559,6 +571,113 @@ impl DeliveryEngine {
         }
     }
 
+    async fn deliver_sms(&self, m: &Deliverable, prepared: &Prepared, ch: &Channels) -> Attempt {
+        let mut rendered = match prepared.render(m) {
+            Ok(r) => r,
+            Err(error) => return permanent(error),
+        };
+        let (transport, settings) = match ch.sms_for(&prepared.configuration) {
+            Ok(t) => t,
+            Err(e) => return permanent(format!("the SMS settings are not usable: {e}")),
+        };
+        let from = settings
+            .and_then(|s| s.from)
+            .or_else(|| {
+                prepared
+                    .configuration
+                    .sms
+                    .as_ref()
+                    .and_then(|v| v.get("from"))
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string)
+            })
+            .unwrap_or_default();
+        let msg = SmsMessage {
+            message_id: m.message_id.clone(),
+            to: m.address.clone(),
+            from,
+            text: rendered.text.clone(),
+        };
+        match transport.send(&msg).await {
+            Ok(r) => {
+                rendered.segments = Some(r.segments as u32);
+                rendered.encoding = Some(r.encoding.as_str().to_string());
+                Attempt::Sent {
+                    reply: r.reply,
+                    rendered,
+                    header_message_id: r.provider_message_id.unwrap_or_else(|| m.message_id.clone()),
+                }
+            }
+            Err(e) => {
+                let size = herald_domain::sms_encoding::size(&rendered.text);
+                rendered.segments = Some(size.segments as u32);
+                rendered.encoding = Some(size.encoding.as_str().to_string());
+                Attempt::Failed {
+                    class: channel_class(e.class),
+                    error: e.to_string(),
+                    rendered: Some(rendered),
+                }
+            }
+        }
+    }
+
+    async fn deliver_push(&self, m: &Deliverable, prepared: &Prepared, ch: &Channels) -> Attempt {
+        let rendered = match prepared.render(m) {
+            Ok(r) => r,
+            Err(error) => return permanent(error),
+        };
+        let (transport, settings) = match ch.push_for(&prepared.configuration) {
+            Ok(t) => t,
+            Err(e) => return permanent(format!("the push settings are not usable: {e}")),
+        };
+        let platforms = settings.map(|s| s.platforms()).unwrap_or_default();
+        // APNs device tokens are 64 hex digits; FCM registration tokens are not.
+        let platform = match platforms.as_slice() {
+            [one] => *one,
+            _ if m.address.len() == 64 && m.address.chars().all(|c| c.is_ascii_hexdigit()) => {
+                PushPlatform::Apns
+            }
+            _ => PushPlatform::Fcm,
+        };
+        let msg = PushMessage {
+            message_id: m.message_id.clone(),
+            platform,
+            token: m.address.clone(),
+            title: rendered.subject.clone(),
+            body: rendered.text.clone(),
+            data: serde_json::Map::new(),
+            image: None,
+        };
+        match transport.send(&msg).await {
+            Ok(r) => Attempt::Sent {
+                reply: r.reply,
+                rendered,
+                header_message_id: r.provider_message_id.unwrap_or_else(|| m.message_id.clone()),
+            },
+            Err(e) if e.class == ErrorClass::InvalidToken => {
+                if let Some(profile) = &m.profile_id {
+                    match self
+                        .store
+                        .remove_push_token(&m.sandbox, profile, &m.address, self.now())
+                        .await
+                    {
+                        Ok(removed) => debug!(removed, "invalid push token taken off the profile"),
+                        Err(err) => warn!(error = %err, "could not remove an invalid push token"),
+                    }
+                }
+                Attempt::Outcome(OutcomeKind::Excluded {
+                    reason: reasons::PUSH_TOKEN_INVALID.into(),
+                    detail: e.to_string(),
+                })
+            }
+            Err(e) => Attempt::Failed {
+                class: channel_class(e.class),
+                error: e.to_string(),
+                rendered: Some(rendered),
+            },
+        }
+    }
+
     fn transient_or_failed(
         &self,
         m: &Deliverable,
@@ -587,6 +706,22 @@ impl DeliveryEngine {
                 rendered,
             },
         }
+    }
+}
+
+fn permanent(error: String) -> Attempt {
+    Attempt::Failed {
+        class: FailureClass::Permanent,
+        error,
+        rendered: None,
+    }
+}
+
+fn channel_class(c: ErrorClass) -> FailureClass {
+    match c {
+        ErrorClass::Transient => FailureClass::Transient,
+        ErrorClass::Unknown => FailureClass::Unknown,
+        ErrorClass::Permanent | ErrorClass::InvalidToken => FailureClass::Permanent,
     }
 }
 

@@ -6,6 +6,7 @@
 //! group commit. A worker that dies loses its lease and another claims the
 //! message again.
 
+pub mod channels;
 pub mod clock;
 mod content_cache;
 mod engine;
@@ -13,6 +14,7 @@ mod gates;
 pub mod limits;
 mod retry;
 
+pub use channels::Channels;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{DeliveryEngine, EngineConfig, EngineHandle, is_hard_bounce};
 pub use retry::RetryPolicy;

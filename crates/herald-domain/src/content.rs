@@ -189,6 +189,8 @@ impl CompiledEmail {
                 Some(t) => r(t, OutputMode::Text)?,
                 None => String::new(),
             },
+            segments: None,
+            encoding: None,
         })
     }
 
@@ -231,19 +233,36 @@ impl CompiledContent {
             crate::campaign::MissingValues::Empty => MissingValues::Empty,
             crate::campaign::MissingValues::Fail => MissingValues::Fail,
         };
-        let email = def
-            .content
-            .email
-            .as_ref()
-            .map(|e| CompiledEmail::compile_named(e, "content", mv, fragments))
+        // SMS and push reuse the email's shape: the title is the subject,
+        // the text (or body) is the text part.
+        let pick = |email: &Option<EmailContent>,
+                    sms: &Option<crate::campaign::SmsContent>,
+                    push: &Option<crate::campaign::PushContent>|
+         -> Option<EmailContent> {
+            match def.action.channel {
+                Channel::Email => email.clone(),
+                Channel::Sms => sms.as_ref().map(|s| EmailContent {
+                    text: Some(s.text.clone()),
+                    ..EmailContent::default()
+                }),
+                Channel::Push => push.as_ref().map(|p| EmailContent {
+                    subject: p.title.clone(),
+                    text: Some(p.body.clone()),
+                    ..EmailContent::default()
+                }),
+            }
+        };
+        let c = &def.content;
+        let email = pick(&c.email, &c.sms, &c.push)
+            .map(|e| CompiledEmail::compile_named(&e, "content", mv, fragments))
             .transpose()?;
         let mut locales = BTreeMap::new();
         for (tag, c) in &def.content.locales {
-            if let Some(e) = &c.email {
+            if let Some(e) = pick(&c.email, &c.sms, &c.push) {
                 locales.insert(
                     tag.clone(),
                     CompiledEmail::compile_named(
-                        e,
+                        &e,
                         &format!("content.locales.{tag}"),
                         mv,
                         fragments,

@@ -99,6 +99,12 @@ pub struct RenderedEmail {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html: Option<String>,
     pub text: String,
+    /// SMS: the parts the text was sent in, and their encoding
+    /// (`gsm7` or `ucs2`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segments: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

@@ -438,6 +438,7 @@ async fn deleting_a_profile_scrubs_its_messages() {
                     preheader: None,
                     html: Some("<p>Hi Jane, https://accounts.example.com/r/secret</p>".into()),
                     text: "Hi Jane, https://accounts.example.com/r/secret".into(),
+                    ..RenderedEmail::default()
                 },
                 header_message_id: "<m1@herald>".into(),
             },

@@ -306,4 +306,13 @@ pub trait Store: Send + Sync + 'static {
         rows: Vec<ImportRow>,
         now: DateTime<Utc>,
     ) -> Result<ImportBatchResult>;
+    /// Takes a push token the provider called invalid out of the
+    /// profile's `pushNotificationDetails`; true when it was there.
+    async fn remove_push_token(
+        &self,
+        sandbox: &str,
+        profile_id: &str,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
 }

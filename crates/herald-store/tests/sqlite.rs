@@ -215,6 +215,7 @@ async fn outcomes_move_messages_and_keep_history() {
         preheader: None,
         html: Some("<p>Hi</p>".into()),
         text: "Hi".into(),
+        ..RenderedEmail::default()
     };
     let outcomes = vec![
         DeliveryOutcome {
@@ -374,6 +375,7 @@ async fn counts_are_scoped_and_carry_retries_and_domains() {
         preheader: None,
         html: None,
         text: "Hi".into(),
+        ..RenderedEmail::default()
     };
     store
         .complete_messages(vec![

@@ -7,7 +7,7 @@ use anyhow::Context;
 use axum::routing::get;
 use tracing::{info, warn};
 
-use herald_delivery::{DeliveryEngine, EngineConfig, RetryPolicy};
+use herald_delivery::{Channels, DeliveryEngine, EngineConfig, RetryPolicy};
 use herald_mail::{MailTransport, MaildirTransport, SmtpTransport};
 use herald_server::{AppState, RouterOptions};
 use herald_store::Store;
@@ -65,6 +65,10 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
                     ..EngineConfig::default()
                 },
             )
+            .with_channels(Arc::new(
+                Channels::open(&settings.data_dir.join("outbox"))
+                    .context("cannot open the SMS and push outboxes")?,
+            ))
             .start(),
         )
     };

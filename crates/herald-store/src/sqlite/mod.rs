@@ -320,6 +320,44 @@ impl Store for SqliteStore {
         })
         .await
     }
+    async fn remove_push_token(
+        &self,
+        sandbox: &str,
+        profile_id: &str,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let mut conn = self.writer.lock().await;
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        let doc: Option<String> =
+            sqlx::query_scalar("SELECT attributes FROM profiles WHERE sandbox = ?1 AND id = ?2")
+                .bind(sandbox)
+                .bind(profile_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(doc) = doc else { return Ok(false) };
+        let mut attributes: serde_json::Value = codec::from_json(&doc)?;
+        let Some(details) = attributes
+            .get_mut("pushNotificationDetails")
+            .and_then(serde_json::Value::as_array_mut)
+        else {
+            return Ok(false);
+        };
+        let before = details.len();
+        details.retain(|d| d.get("token").and_then(serde_json::Value::as_str) != Some(token));
+        if details.len() == before {
+            return Ok(false);
+        }
+        sqlx::query("UPDATE profiles SET attributes = ?1, updated_at = ?2 WHERE sandbox = ?3 AND id = ?4")
+            .bind(codec::to_json(&attributes)?)
+            .bind(codec::ms(now))
+            .bind(sandbox)
+            .bind(profile_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
     async fn resend_messages(
         &self,
         sandbox: &str,
