@@ -273,6 +273,7 @@ impl DeliveryEngine {
             message_id: header_message_id.clone(),
             date: Utc::now(),
             extra_headers: vec![("X-Herald-Message-Id".into(), m.message_id.clone())],
+            list_unsubscribe: None,
         };
         let raw = match build_email(&email) {
             Ok(raw) => raw,
