@@ -7,8 +7,10 @@
 //! message again.
 
 mod content_cache;
+pub mod email;
 mod engine;
 mod retry;
 
+pub use email::{BuiltEmail, EmailBuildError, EmailBuilder, EmailInput};
 pub use engine::{DeliveryEngine, EngineConfig, EngineHandle};
 pub use retry::RetryPolicy;

@@ -39,7 +39,7 @@ impl SmtpServer {
         let dir = tempfile::tempdir().expect("tempdir");
         let maildir = dir.path().join("maildir");
         let port = free_port();
-        let support = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support");
+        let support = support_dir();
         let stderr = std::fs::File::create(dir.path().join("aiosmtpd.log")).expect("log file");
         let child = Command::new("python3")
             .args(["-m", "aiosmtpd", "-n", "-l"])
@@ -98,6 +98,12 @@ impl Drop for SmtpServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// This folder, also when another crate's tests include this module with
+/// `#[path]` (CARGO_MANIFEST_DIR is then that crate's).
+pub fn support_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../herald-mail/tests/support")
 }
 
 /// Fails with instructions when the test server is not installed.
@@ -243,7 +249,7 @@ pub struct DkimVerdict {
 /// CI installs it, and a skipped check would hide a broken signer.
 pub fn dkim_verify(raw: &[u8], txt_record: &str) -> DkimVerdict {
     use std::io::Write;
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/dkim_verify.py");
+    let script = support_dir().join("dkim_verify.py");
     let mut child = Command::new("python3")
         .arg(&script)
         .arg(txt_record)
@@ -301,7 +307,7 @@ impl TlsSmtpServer {
         std::fs::write(dir.path().join("cert.pem"), cert.cert.pem()).expect("cert");
         std::fs::write(dir.path().join("key.pem"), cert.key_pair.serialize_pem()).expect("key");
         let port = free_port();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/tls_server.py");
+        let script = support_dir().join("tls_server.py");
         let mode = match offer {
             TlsOffer::Plain => "plain",
             TlsOffer::StartTls { .. } => "starttls",
