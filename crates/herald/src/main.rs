@@ -7,6 +7,10 @@ mod serve;
 // --- profiles and import
 mod import;
 mod import_audience;
+// --- the install secret for signed tokens
+// Not read by `serve` yet: the engine integration passes it to EmailBuilder.
+#[allow(dead_code)]
+mod secrets;
 
 use clap::{Parser, Subcommand};
 
