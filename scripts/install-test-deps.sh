@@ -20,3 +20,13 @@ if ! "$PYTHON" -c 'import aiosmtpd' >/dev/null 2>&1; then
         "$PYTHON" -m pip install --quiet aiosmtpd==1.4.6
     fi
 fi
+
+# herald-mail: an independent DKIM verifier (dkimpy; PyNaCl for ed25519-sha256)
+# for the DKIM tests.
+if ! "$PYTHON" -c 'import dkim, nacl' >/dev/null 2>&1; then
+    if "$PYTHON" -m pip install --help 2>/dev/null | grep -q -- '--break-system-packages'; then
+        "$PYTHON" -m pip install --quiet --break-system-packages dkimpy==1.1.8 pynacl==1.6.2
+    else
+        "$PYTHON" -m pip install --quiet dkimpy==1.1.8 pynacl==1.6.2
+    fi
+fi

@@ -43,7 +43,10 @@ impl Channels {
         })
     }
 
-    pub fn sms_for(&self, c: &ChannelConfiguration) -> Result<(Arc<dyn SmsTransport>, Option<SmsSettings>), String> {
+    pub fn sms_for(
+        &self,
+        c: &ChannelConfiguration,
+    ) -> Result<(Arc<dyn SmsTransport>, Option<SmsSettings>), String> {
         let Some(v) = c.sms.as_ref().filter(|v| names_provider(v)) else {
             return Ok((self.sms_outbox.clone(), None));
         };
@@ -54,12 +57,16 @@ impl Channels {
         {
             return Ok((t.clone(), Some(s)));
         }
-        let t: Arc<dyn SmsTransport> = Arc::from(settings::sms_transport(&s).map_err(|e| e.to_string())?);
+        let t: Arc<dyn SmsTransport> =
+            Arc::from(settings::sms_transport(&s).map_err(|e| e.to_string())?);
         map.insert(c.id.clone(), (c.updated_at, t.clone()));
         Ok((t, Some(s)))
     }
 
-    pub fn push_for(&self, c: &ChannelConfiguration) -> Result<(Arc<dyn PushTransport>, Option<PushSettings>), String> {
+    pub fn push_for(
+        &self,
+        c: &ChannelConfiguration,
+    ) -> Result<(Arc<dyn PushTransport>, Option<PushSettings>), String> {
         let Some(v) = c.push.as_ref().filter(|v| names_provider(v)) else {
             return Ok((self.push_outbox.clone(), None));
         };
@@ -70,7 +77,8 @@ impl Channels {
         {
             return Ok((t.clone(), Some(s)));
         }
-        let t: Arc<dyn PushTransport> = Arc::new(settings::push_transport(&s).map_err(|e| e.to_string())?);
+        let t: Arc<dyn PushTransport> =
+            Arc::new(settings::push_transport(&s).map_err(|e| e.to_string())?);
         map.insert(c.id.clone(), (c.updated_at, t.clone()));
         Ok((t, Some(s)))
     }

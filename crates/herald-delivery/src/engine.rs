@@ -14,12 +14,13 @@ use herald_domain::channel::Channel;
 use herald_domain::delivery_settings::{QuietMode, ReplyClass};
 use herald_domain::message::{Deliverable, RenderedEmail, reasons};
 use herald_domain::suppression::Suppression;
-use herald_mail::{FailureClass, MailTransport, OutgoingEmail, build_email, html_to_text};
+use herald_mail::{FailureClass, MailTransport, html_to_text};
 use herald_store::{ClaimRequest, DeliveryOutcome, Lane, OutcomeKind, Store};
 
 use crate::channels::Channels;
 use crate::clock::{Clock, SystemClock};
 use crate::content_cache::{ContentCache, Prepared};
+use crate::email::{EmailBuilder, EmailInput};
 use crate::gates::{Gate, Gates};
 use crate::limits::Domains;
 use crate::retry::RetryPolicy;
@@ -83,6 +84,7 @@ pub struct DeliveryEngine {
     gates: Gates,
     domains: Domains,
     channels: Option<Arc<Channels>>,
+    email_builder: EmailBuilder,
     config: EngineConfig,
     wake: Arc<Notify>,
 }
@@ -134,9 +136,17 @@ impl DeliveryEngine {
             gates: Gates::default(),
             domains: Domains::new(config.per_domain_concurrency),
             channels: None,
+            email_builder: EmailBuilder::new(None, "http://localhost:8080"),
             config,
             wake: Arc::new(Notify::new()),
         }
+    }
+
+    /// How emails are built: the token key for unsubscribe links and the
+    /// public URL they point to.
+    pub fn with_email_builder(mut self, builder: EmailBuilder) -> Self {
+        self.email_builder = builder;
+        self
     }
 
     /// SMS and push transports (without them those messages fail).
@@ -501,13 +511,9 @@ impl DeliveryEngine {
     }
 
     async fn deliver_email(&self, m: &Deliverable, prepared: &Prepared) -> Attempt {
-        let Some(settings) = &prepared.configuration.email else {
-            return Attempt::Failed {
-                class: FailureClass::Permanent,
-                error: "the channel configuration has no email settings".into(),
-                rendered: None,
-            };
-        };
+        if prepared.configuration.email.is_none() {
+            return permanent("the channel configuration has no email settings".into());
+        }
         let mut rendered: RenderedEmail = match prepared.render(m) {
             Ok(r) => r,
             Err(error) => {
@@ -523,28 +529,18 @@ impl DeliveryEngine {
         {
             rendered.text = html_to_text(html);
         }
-        let domain = settings
-            .from_address
-            .rsplit_once('@')
-            .map(|(_, d)| d)
-            .unwrap_or("herald.local");
-        // Derived from the message id: the same on every retry.
-        let header_message_id = format!("{}@{}", m.message_id, domain);
-        let email = OutgoingEmail {
-            from_address: settings.from_address.clone(),
-            from_name: settings.from_name.clone(),
-            reply_to: settings.reply_to.clone(),
-            to: m.address.clone(),
-            subject: rendered.subject.clone(),
-            preheader: rendered.preheader.clone(),
-            html: rendered.html.clone(),
-            text: Some(rendered.text.clone()),
-            message_id: header_message_id.clone(),
+        // Message-ID derived from the message id (the same on every retry),
+        // List-Unsubscribe for marketing, the DKIM signature of the From
+        // domain's key.
+        let built = match self.email_builder.build(&EmailInput {
+            configuration: &prepared.configuration,
+            message_id: &m.message_id,
+            rendered: &rendered,
+            to: &m.address,
+            marketing: m.priority >= 1,
             date: Utc::now(),
-            extra_headers: vec![("X-Herald-Message-Id".into(), m.message_id.clone())],
-        };
-        let raw = match build_email(&email) {
-            Ok(raw) => raw,
+        }) {
+            Ok(b) => b,
             Err(e) => {
                 return Attempt::Failed {
                     class: FailureClass::Permanent,
@@ -555,13 +551,13 @@ impl DeliveryEngine {
         };
         match self
             .email
-            .send(&settings.from_address, &m.address, &raw)
+            .send(&built.envelope_from, &m.address, &built.raw)
             .await
         {
             Ok(d) => Attempt::Sent {
                 reply: d.reply,
                 rendered,
-                header_message_id,
+                header_message_id: built.header_message_id,
             },
             Err(e) => Attempt::Failed {
                 class: e.class,
@@ -605,7 +601,9 @@ impl DeliveryEngine {
                 Attempt::Sent {
                     reply: r.reply,
                     rendered,
-                    header_message_id: r.provider_message_id.unwrap_or_else(|| m.message_id.clone()),
+                    header_message_id: r
+                        .provider_message_id
+                        .unwrap_or_else(|| m.message_id.clone()),
                 }
             }
             Err(e) => {
@@ -652,7 +650,9 @@ impl DeliveryEngine {
             Ok(r) => Attempt::Sent {
                 reply: r.reply,
                 rendered,
-                header_message_id: r.provider_message_id.unwrap_or_else(|| m.message_id.clone()),
+                header_message_id: r
+                    .provider_message_id
+                    .unwrap_or_else(|| m.message_id.clone()),
             },
             Err(e) if e.class == ErrorClass::InvalidToken => {
                 if let Some(profile) = &m.profile_id {

@@ -9,6 +9,7 @@
 pub mod channels;
 pub mod clock;
 mod content_cache;
+pub mod email;
 mod engine;
 mod gates;
 pub mod limits;
@@ -16,5 +17,6 @@ mod retry;
 
 pub use channels::Channels;
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use email::{BuiltEmail, EmailBuildError, EmailBuilder, EmailInput};
 pub use engine::{DeliveryEngine, EngineConfig, EngineHandle, is_hard_bounce};
 pub use retry::RetryPolicy;

@@ -56,6 +56,117 @@ pub struct EmailSettings {
     pub tracking_domain: Option<String>,
     #[serde(default)]
     pub list_unsubscribe: bool,
+    /// DKIM keys; the one whose domain is the From domain (or its closest
+    /// parent) signs. Private keys are stored but never shown again:
+    /// responses carry [`ChannelConfiguration::redacted`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dkim: Option<Vec<DkimKey>>,
+}
+
+/// One DKIM signing key, published at `{selector}._domainkey.{domain}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DkimKey {
+    /// The `d=` signing domain, e.g. `example.com`.
+    pub domain: String,
+    /// The `s=` selector, e.g. `herald2026`.
+    pub selector: String,
+    pub algorithm: DkimKeyAlgorithm,
+    /// PEM: PKCS#1 or PKCS#8 for RSA (2048 bits or more), PKCS#8 for Ed25519.
+    /// Answered as `***`.
+    pub private_key: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum DkimKeyAlgorithm {
+    RsaSha256,
+    Ed25519Sha256,
+}
+
+/// What responses show instead of a private key.
+pub const REDACTED: &str = "***";
+
+impl EmailSettings {
+    /// The key whose domain is the From address's domain or its closest
+    /// parent domain.
+    pub fn dkim_key_for_from(&self) -> Option<&DkimKey> {
+        let from = self.from_address.rsplit_once('@')?.1.to_ascii_lowercase();
+        self.dkim
+            .iter()
+            .flatten()
+            .filter(|k| {
+                let d = k.domain.to_ascii_lowercase();
+                from == d
+                    || from
+                        .strip_suffix(&d)
+                        .is_some_and(|rest| rest.ends_with('.'))
+            })
+            .max_by_key(|k| k.domain.len())
+    }
+
+    fn validate_into(&self, errors: &mut Vec<FieldError>) {
+        let Some(keys) = &self.dkim else { return };
+        for (i, key) in keys.iter().enumerate() {
+            if !is_dns_name(&key.domain) || !key.domain.contains('.') {
+                errors.push(FieldError::new(
+                    format!("/email/dkim/{i}/domain"),
+                    "invalid_domain",
+                    format!("'{}' is not a domain name", key.domain),
+                ));
+            }
+            if !is_dns_name(&key.selector) {
+                errors.push(FieldError::new(
+                    format!("/email/dkim/{i}/selector"),
+                    "invalid_selector",
+                    "selector must be a DNS label (letters, digits, '-', '_', dots)",
+                ));
+            }
+            // Parsing the key is herald-mail's job; here only its shape.
+            if !key.private_key.contains("-----BEGIN ") {
+                errors.push(FieldError::new(
+                    format!("/email/dkim/{i}/privateKey"),
+                    "invalid_key",
+                    "privateKey must be a PEM private key",
+                ));
+            }
+        }
+        if !keys.is_empty()
+            && is_plausible_address(&self.from_address)
+            && self.dkim_key_for_from().is_none()
+        {
+            errors.push(FieldError::new(
+                "/email/dkim",
+                "dkim_domain_mismatch",
+                "no DKIM key's domain is the fromAddress domain or a parent of it",
+            ));
+        }
+    }
+}
+
+fn is_dns_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+impl ChannelConfiguration {
+    /// A copy safe to answer with: DKIM private keys replaced by `***`.
+    pub fn redacted(&self) -> ChannelConfiguration {
+        let mut copy = self.clone();
+        if let Some(email) = &mut copy.email {
+            for key in email.dkim.iter_mut().flatten() {
+                key.private_key = REDACTED.to_owned();
+            }
+        }
+        copy
+    }
 }
 
 /// The body of `POST /v1/channel-configurations`.
@@ -145,6 +256,7 @@ impl NewChannelConfiguration {
                             "fromName must not contain line breaks",
                         ));
                     }
+                    e.validate_into(&mut errors);
                 }
             },
             Channel::Sms => {
@@ -228,5 +340,90 @@ mod tests {
         assert!(!is_plausible_address("a b@example.com"));
         assert!(!is_plausible_address("x@example.com\r\nBcc: v@example.com"));
         assert!(!is_plausible_address("<x@example.com>"));
+    }
+
+    fn email_config(dkim: Vec<DkimKey>) -> NewChannelConfiguration {
+        NewChannelConfiguration {
+            name: "news".into(),
+            channel: Channel::Email,
+            category: ConfigurationCategory::Marketing,
+            email: Some(EmailSettings {
+                from_address: "news@mail.example.com".into(),
+                dkim: Some(dkim),
+                ..EmailSettings::default()
+            }),
+            sms: None,
+            push: None,
+            delivery: None,
+        }
+    }
+
+    fn key(domain: &str, selector: &str, pem: &str) -> DkimKey {
+        DkimKey {
+            domain: domain.into(),
+            selector: selector.into(),
+            algorithm: DkimKeyAlgorithm::Ed25519Sha256,
+            private_key: pem.into(),
+        }
+    }
+
+    const PEM: &str = "-----BEGIN PRIVATE KEY-----\nMC4CAQ==\n-----END PRIVATE KEY-----\n";
+
+    #[test]
+    fn dkim_keys_are_checked() {
+        assert!(
+            email_config(vec![key("example.com", "s1", PEM)])
+                .validate()
+                .is_empty()
+        );
+        let errors = email_config(vec![
+            key("example.com", "s 1", "secret"),
+            key("exa mple.com", "s2", PEM),
+        ])
+        .validate();
+        let pointers: Vec<&str> = errors.iter().map(|e| e.pointer.as_str()).collect();
+        assert_eq!(
+            pointers,
+            [
+                "/email/dkim/0/selector",
+                "/email/dkim/0/privateKey",
+                "/email/dkim/1/domain"
+            ]
+        );
+        let errors = email_config(vec![key("example.org", "s1", PEM)]).validate();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].code, "dkim_domain_mismatch");
+    }
+
+    #[test]
+    fn dkim_key_follows_the_from_domain() {
+        let settings = email_config(vec![
+            key("example.com", "parent", PEM),
+            key("mail.example.com", "exact", PEM),
+            key("other.example.com", "other", PEM),
+        ])
+        .email
+        .expect("email");
+        assert_eq!(
+            settings.dkim_key_for_from().map(|k| k.selector.as_str()),
+            Some("exact")
+        );
+    }
+
+    #[test]
+    fn redaction_hides_private_keys() {
+        let cfg = email_config(vec![key("example.com", "s1", PEM)]).into_configuration(
+            "c1".into(),
+            "prod".into(),
+            Utc::now(),
+        );
+        let shown = serde_json::to_value(cfg.redacted()).expect("json");
+        assert_eq!(shown["email"]["dkim"][0]["privateKey"], "***");
+        assert_eq!(shown["email"]["dkim"][0]["selector"], "s1");
+        // The stored form keeps the key.
+        assert_eq!(
+            cfg.email.and_then(|e| e.dkim).expect("dkim")[0].private_key,
+            PEM
+        );
     }
 }

@@ -30,5 +30,7 @@ pub mod suppression;
 // --- profiles and identity namespaces
 pub mod identity;
 pub mod import;
+// --- signed tracking and unsubscribe tokens
+pub mod token;
 
 pub use error::FieldError;

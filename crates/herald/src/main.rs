@@ -7,6 +7,8 @@ mod serve;
 // --- profiles and import
 mod import;
 mod import_audience;
+// --- the install secret for signed tokens (unsubscribe and tracking links)
+mod secrets;
 
 use clap::{Parser, Subcommand};
 

@@ -7,7 +7,7 @@ use anyhow::Context;
 use axum::routing::get;
 use tracing::{info, warn};
 
-use herald_delivery::{Channels, DeliveryEngine, EngineConfig, RetryPolicy};
+use herald_delivery::{Channels, DeliveryEngine, EmailBuilder, EngineConfig, RetryPolicy};
 use herald_mail::{MailTransport, MaildirTransport, SmtpTransport};
 use herald_server::{AppState, RouterOptions};
 use herald_store::Store;
@@ -65,6 +65,12 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
                     ..EngineConfig::default()
                 },
             )
+            .with_email_builder(EmailBuilder::new(
+                Some(crate::secrets::load_or_create_token_key(
+                    &settings.data_dir,
+                )?),
+                public_url(&settings.listen),
+            ))
             .with_channels(Arc::new(
                 Channels::open(&settings.data_dir.join("outbox"))
                     .context("cannot open the SMS and push outboxes")?,
@@ -187,4 +193,14 @@ fn init_tracing(json: bool) {
     } else {
         builder.init();
     }
+}
+
+/// Where links in messages point (unsubscribe, later tracking) when the
+/// channel configuration names no tracking domain: `HERALD_PUBLIC_URL`, else
+/// the listen address.
+fn public_url(listen: &str) -> String {
+    std::env::var("HERALD_PUBLIC_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+        .unwrap_or_else(|| format!("http://{listen}"))
 }

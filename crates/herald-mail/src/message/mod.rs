@@ -34,6 +34,18 @@ pub struct OutgoingEmail {
     /// Additional headers such as `List-Unsubscribe`. Names are validated;
     /// values are sanitised like every other data-driven header.
     pub extra_headers: Vec<(String, String)>,
+    /// RFC 2369 `List-Unsubscribe` plus RFC 8058 `List-Unsubscribe-Post`.
+    pub list_unsubscribe: Option<ListUnsubscribe>,
+}
+
+/// Where a recipient unsubscribes: an HTTPS URL that accepts the RFC 8058
+/// one-click POST, and optionally an address (written as `<mailto:…>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListUnsubscribe {
+    /// `https://…` (or `http://…` for local setups), e.g. `https://t.example.com/u/TOKEN`.
+    pub url: String,
+    /// A bare address such as `unsubscribe+TOKEN@example.com`.
+    pub mailto: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +58,8 @@ pub enum BuildError {
     InvalidHeaderName(String),
     #[error("header {0:?} is set by Herald itself and cannot be overridden")]
     ReservedHeader(String),
+    #[error("invalid List-Unsubscribe {0}")]
+    InvalidListUnsubscribe(String),
     #[error("email has neither an HTML nor a text body")]
     NoBody,
     #[error("failed to serialise message: {0}")]
@@ -99,6 +113,21 @@ pub fn build_email(email: &OutgoingEmail) -> Result<Vec<u8>, BuildError> {
     }
     builder = builder.subject(Text::new(sanitize_header_value(&email.subject)));
 
+    if let Some(list) = &email.list_unsubscribe {
+        // Both set would give two List-Unsubscribe headers.
+        if let Some((name, _)) = email.extra_headers.iter().find(|(n, _)| {
+            n.eq_ignore_ascii_case("list-unsubscribe")
+                || n.eq_ignore_ascii_case("list-unsubscribe-post")
+        }) {
+            return Err(BuildError::ReservedHeader(name.clone()));
+        }
+        builder = builder
+            .header("List-Unsubscribe", Raw::new(list_unsubscribe_value(list)?))
+            .header(
+                "List-Unsubscribe-Post",
+                Raw::new("List-Unsubscribe=One-Click"),
+            );
+    }
     for (name, value) in &email.extra_headers {
         validate_header_name(name)?;
         builder = builder.header(name.as_str(), Text::new(sanitize_header_value(value)));
@@ -128,6 +157,41 @@ pub fn build_email(email: &OutgoingEmail) -> Result<Vec<u8>, BuildError> {
     }
 
     Ok(builder.write_to_vec()?)
+}
+
+/// `<url>` or `<url>, <mailto:address>`; the value is checked, never
+/// sanitised, because a changed URL would be a broken unsubscribe link.
+fn list_unsubscribe_value(list: &ListUnsubscribe) -> Result<String, BuildError> {
+    let invalid = |why: &str| BuildError::InvalidListUnsubscribe(why.to_owned());
+    let url = &list.url;
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err(invalid("URL: must be an http(s) URL"));
+    }
+    // '<' and '>' would end the angle-bracketed URI; whitespace and controls
+    // (CR, LF above all) could end the header.
+    let unsafe_char =
+        |c: char| c.is_whitespace() || c.is_control() || !c.is_ascii() || matches!(c, '<' | '>');
+    if url.chars().any(unsafe_char) {
+        return Err(invalid(
+            "URL: contains whitespace, control characters, non-ASCII or angle brackets",
+        ));
+    }
+    // One URI per line must stay under the 998-octet line limit.
+    if url.len() > 900 {
+        return Err(invalid("URL: longer than 900 characters"));
+    }
+    let mut value = format!("<{url}>");
+    if let Some(mailto) = &list.mailto {
+        validate_address("List-Unsubscribe mailto", mailto)?;
+        if !mailto.is_ascii() || mailto.len() > 320 {
+            return Err(invalid(
+                "mailto: must be an ASCII address of at most 320 characters",
+            ));
+        }
+        // mail-builder's Raw folds at this space when the line is long.
+        value = format!("{value}, <mailto:{mailto}>");
+    }
+    Ok(value)
 }
 
 /// Replaces CR, LF and other control characters (tab excepted) with spaces, so

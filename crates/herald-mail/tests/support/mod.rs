@@ -39,7 +39,7 @@ impl SmtpServer {
         let dir = tempfile::tempdir().expect("tempdir");
         let maildir = dir.path().join("maildir");
         let port = free_port();
-        let support = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support");
+        let support = support_dir();
         let stderr = std::fs::File::create(dir.path().join("aiosmtpd.log")).expect("log file");
         let child = Command::new("python3")
             .args(["-m", "aiosmtpd", "-n", "-l"])
@@ -100,6 +100,12 @@ impl Drop for SmtpServer {
     }
 }
 
+/// This folder, also when another crate's tests include this module with
+/// `#[path]` (CARGO_MANIFEST_DIR is then that crate's).
+pub fn support_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../herald-mail/tests/support")
+}
+
 /// Fails with instructions when the test server is not installed.
 pub fn require_aiosmtpd() {
     let ok = Command::new("python3")
@@ -157,6 +163,7 @@ pub fn sample_email(to: &str) -> OutgoingEmail {
             "List-Unsubscribe".to_owned(),
             "<https://herald.test/u/1>".to_owned(),
         )],
+        list_unsubscribe: None,
     }
 }
 
@@ -228,4 +235,160 @@ pub fn raw_header_names(raw: &[u8]) -> Vec<String> {
         .filter(|l| !l.starts_with([' ', '\t']))
         .filter_map(|l| l.split_once(':').map(|(n, _)| n.to_ascii_lowercase()))
         .collect()
+}
+
+/// What dkimpy said about a message.
+pub struct DkimVerdict {
+    pub valid: bool,
+    /// dkimpy's debug log and the DNS names it asked for.
+    pub log: String,
+}
+
+/// Verifies `raw`'s DKIM signature with dkimpy (tests/support/dkim_verify.py),
+/// answering its DNS query with `txt_record`. Panics when dkimpy is missing:
+/// CI installs it, and a skipped check would hide a broken signer.
+pub fn dkim_verify(raw: &[u8], txt_record: &str) -> DkimVerdict {
+    use std::io::Write;
+    let script = support_dir().join("dkim_verify.py");
+    let mut child = Command::new("python3")
+        .arg(&script)
+        .arg(txt_record)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn python3 dkim_verify.py");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(raw)
+        .expect("write message to dkimpy");
+    let out = child.wait_with_output().expect("dkimpy finished");
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    match out.status.code() {
+        Some(0) => DkimVerdict { valid: true, log },
+        Some(1) => DkimVerdict { valid: false, log },
+        Some(3) => panic!(
+            "python3 with dkimpy and pynacl is required for herald-mail's DKIM tests; \
+             run scripts/install-test-deps.sh first ({log})"
+        ),
+        other => panic!("dkim_verify.py failed ({other:?}): {log}"),
+    }
+}
+
+/// How a [`TlsSmtpServer`] offers TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsOffer {
+    /// No TLS at all (no STARTTLS in EHLO).
+    Plain,
+    /// STARTTLS offered; with `required`, mail is refused without it.
+    StartTls { required: bool },
+    /// TLS from the first byte (smtps).
+    Implicit,
+}
+
+/// aiosmtpd with TLS and AUTH (tests/support/tls_server.py) and a fresh
+/// self-signed certificate for 127.0.0.1 (rcgen).
+pub struct TlsSmtpServer {
+    child: Child,
+    pub port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl TlsSmtpServer {
+    /// `auth`: `Some(("user", "password", "PLAIN,LOGIN"))` requires AUTH with
+    /// those mechanisms offered.
+    pub fn start(offer: TlsOffer, auth: Option<(&str, &str, &str)>) -> TlsSmtpServer {
+        require_aiosmtpd();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()])
+            .expect("self-signed certificate");
+        std::fs::write(dir.path().join("cert.pem"), cert.cert.pem()).expect("cert");
+        std::fs::write(dir.path().join("key.pem"), cert.key_pair.serialize_pem()).expect("key");
+        let port = free_port();
+        let script = support_dir().join("tls_server.py");
+        let mode = match offer {
+            TlsOffer::Plain => "plain",
+            TlsOffer::StartTls { .. } => "starttls",
+            TlsOffer::Implicit => "implicit",
+        };
+        let mut command = Command::new("python3");
+        command
+            .arg(&script)
+            .arg(port.to_string())
+            .arg(dir.path().join("maildir"))
+            .arg(dir.path().join("auth.log"))
+            .args(["--mode", mode])
+            .arg("--cert")
+            .arg(dir.path().join("cert.pem"))
+            .arg("--key")
+            .arg(dir.path().join("key.pem"));
+        if offer == (TlsOffer::StartTls { required: true }) {
+            command.arg("--require-starttls");
+        }
+        if let Some((user, password, mechanisms)) = auth {
+            command
+                .arg("--auth")
+                .arg(format!("{user}:{password}"))
+                .args(["--mechanisms", mechanisms]);
+        }
+        let stderr = std::fs::File::create(dir.path().join("server.log")).expect("log file");
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("spawn python3 tls_server.py");
+        let mut server = TlsSmtpServer { child, port, dir };
+        server.wait_until_listening();
+        server
+    }
+
+    fn wait_until_listening(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("tls_server.py exited early ({status}):\n{}", self.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "tls_server.py did not listen on port {} within 20s",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The CA file that makes the transport trust this server.
+    pub fn cafile(&self) -> PathBuf {
+        self.dir.path().join("cert.pem")
+    }
+
+    pub fn messages(&self) -> Vec<Vec<u8>> {
+        read_maildir_new(&self.dir.path().join("maildir"))
+    }
+
+    /// `MECHANISM ok|fail` per AUTH attempt.
+    pub fn auth_log(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.path().join("auth.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for TlsSmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

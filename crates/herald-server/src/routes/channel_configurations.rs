@@ -4,8 +4,10 @@ use axum::{Extension, Json};
 use chrono::Utc;
 use serde_json::{Value, json};
 
-use herald_domain::channel::{ChannelConfiguration, NewChannelConfiguration};
+use herald_domain::FieldError;
+use herald_domain::channel::{ChannelConfiguration, DkimKeyAlgorithm, NewChannelConfiguration};
 use herald_domain::ids::new_id;
+use herald_mail::{DkimAlgorithm, DkimSigner};
 
 use crate::AppState;
 use crate::auth::{Caller, SCOPE_MANAGE};
@@ -21,7 +23,10 @@ pub async fn create(
     body: JsonBody<NewChannelConfiguration>,
 ) -> ApiResult<(StatusCode, Json<ChannelConfiguration>)> {
     caller.require(SCOPE_MANAGE)?;
-    let errors = body.value.validate();
+    let mut errors = body.value.validate();
+    if errors.is_empty() {
+        errors = check_dkim_keys(&body.value);
+    }
     if !errors.is_empty() {
         return Err(Problem::bad_request(errors));
     }
@@ -29,7 +34,30 @@ pub async fn create(
         .value
         .into_configuration(new_id(), caller.sandbox.clone(), Utc::now());
     state.store.insert_channel_configuration(&cfg).await?;
-    Ok((StatusCode::CREATED, Json(cfg)))
+    Ok((StatusCode::CREATED, Json(cfg.redacted())))
+}
+
+/// Parses every DKIM key now, so a bad key is a 400 here rather than a
+/// failed send later. The domain model only checks the shape.
+fn check_dkim_keys(new: &NewChannelConfiguration) -> Vec<FieldError> {
+    let keys = new.email.iter().flat_map(|e| e.dkim.iter().flatten());
+    keys.enumerate()
+        .filter_map(|(i, key)| {
+            let algorithm = match key.algorithm {
+                DkimKeyAlgorithm::RsaSha256 => DkimAlgorithm::RsaSha256,
+                DkimKeyAlgorithm::Ed25519Sha256 => DkimAlgorithm::Ed25519Sha256,
+            };
+            DkimSigner::from_pem(&key.domain, &key.selector, algorithm, &key.private_key)
+                .err()
+                .map(|e| {
+                    FieldError::new(
+                        format!("/email/dkim/{i}/privateKey"),
+                        "invalid_key",
+                        e.to_string(),
+                    )
+                })
+        })
+        .collect()
 }
 
 #[utoipa::path(get, path = "/v1/channel-configurations", tag = "channel configurations",
@@ -43,6 +71,8 @@ pub async fn list(
         .store
         .list_channel_configurations(&caller.sandbox)
         .await?;
+    let items: Vec<ChannelConfiguration> =
+        items.iter().map(ChannelConfiguration::redacted).collect();
     Ok(Json(json!({ "items": items })))
 }
 
@@ -58,6 +88,6 @@ pub async fn get_one(
         .store
         .get_channel_configuration(&caller.sandbox, &id)
         .await?
-        .map(Json)
+        .map(|cfg| Json(cfg.redacted()))
         .ok_or_else(|| Problem::not_found("channel configuration", &id))
 }

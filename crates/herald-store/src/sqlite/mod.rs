@@ -348,13 +348,15 @@ impl Store for SqliteStore {
         if details.len() == before {
             return Ok(false);
         }
-        sqlx::query("UPDATE profiles SET attributes = ?1, updated_at = ?2 WHERE sandbox = ?3 AND id = ?4")
-            .bind(codec::to_json(&attributes)?)
-            .bind(codec::ms(now))
-            .bind(sandbox)
-            .bind(profile_id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE profiles SET attributes = ?1, updated_at = ?2 WHERE sandbox = ?3 AND id = ?4",
+        )
+        .bind(codec::to_json(&attributes)?)
+        .bind(codec::ms(now))
+        .bind(sandbox)
+        .bind(profile_id)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(true)
     }
