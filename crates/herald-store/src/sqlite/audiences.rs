@@ -410,6 +410,9 @@ pub async fn append_fanout(
     // 1. One message per profile: drop repeats within the batch and
     //    profiles that already have one from this execution (a batch
     //    replayed after a crash). The unique index guarantees it anyway.
+    //    The WHERE repeats the partial index's whole condition (resends
+    //    included): without it SQLite cannot use the index INDEXED BY
+    //    names and fails every batch with "no query solution".
     let mut seen: HashSet<String> = HashSet::with_capacity(b.messages.len());
     b.messages.retain(|m| seen.insert(m.profile_id.clone()));
     let mut existing: HashSet<String> = HashSet::new();
@@ -417,7 +420,8 @@ pub async fn append_fanout(
     for chunk in ids.chunks(MAX_PARAMS / 2) {
         let sql = format!(
             "SELECT profile_id FROM messages INDEXED BY messages_one_per_profile
-             WHERE execution_id = ? AND priority = 1 AND proof = 0 AND profile_id IS NOT NULL AND profile_id IN ({})",
+             WHERE execution_id = ? AND priority = 1 AND proof = 0 AND profile_id IS NOT NULL AND resend_of IS NULL
+               AND profile_id IN ({})",
             vec!["?"; chunk.len()].join(",")
         );
         let mut q = sqlx::query_scalar::<_, String>(&sql).bind(&b.execution_id);
