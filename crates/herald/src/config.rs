@@ -41,6 +41,12 @@ pub struct ServeArgs {
     /// other nodes working on the same store.
     #[arg(long, env = "HERALD_NO_DELIVERY")]
     pub no_delivery: bool,
+    /// Names this node's delivery leases. By default a random id kept in
+    /// `data_dir/node-id`, so a restarted node takes back its own leases at
+    /// once; set it when several nodes share one data directory (each
+    /// needs its own).
+    #[arg(long, env = "HERALD_WORKER_ID")]
+    pub worker_id: Option<String>,
     /// Mount POST /_bench/noop (the benchmark's baseline handler).
     #[arg(long, env = "HERALD_BENCH_NOOP", hide = true)]
     pub bench_noop: bool,
@@ -59,6 +65,7 @@ struct FileConfig {
     retry_base_seconds: Option<f64>,
     max_attempts: Option<i64>,
     log_format: Option<String>,
+    worker_id: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -74,6 +81,8 @@ pub struct Settings {
     pub json_logs: bool,
     pub bench_noop: bool,
     pub no_delivery: bool,
+    /// `None`: the id kept in `data_dir/node-id`.
+    pub worker_id: Option<String>,
 }
 
 impl Settings {
@@ -118,6 +127,11 @@ impl Settings {
             json_logs,
             bench_noop: args.bench_noop,
             no_delivery: args.no_delivery,
+            worker_id: args
+                .worker_id
+                .or(file.worker_id)
+                .map(|w| w.trim().to_string())
+                .filter(|w| !w.is_empty()),
         };
         if settings.smtp_pool == 0 {
             settings.smtp_pool = settings.delivery_concurrency.min(u32::MAX as usize) as u32;
@@ -167,6 +181,28 @@ mod tests {
         assert_eq!(s.listen, "127.0.0.1:7777");
         assert_eq!(s.smtp_url.as_deref(), Some("smtp://127.0.0.1:2525"));
         assert_eq!(s.data_dir, PathBuf::from("./herald-data"));
+    }
+
+    #[test]
+    fn worker_id_is_optional_and_blank_means_the_node_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("herald.toml");
+        std::fs::write(&path, "worker_id = \"pool-file\"\n").unwrap();
+        let s = Settings::resolve(Some(&path), ServeArgs::default()).unwrap();
+        assert_eq!(s.worker_id.as_deref(), Some("pool-file"));
+        let args = ServeArgs {
+            worker_id: Some("pool-a".into()),
+            ..Default::default()
+        };
+        let s = Settings::resolve(Some(&path), args).unwrap();
+        assert_eq!(s.worker_id.as_deref(), Some("pool-a"));
+        let args = ServeArgs {
+            worker_id: Some("  ".into()),
+            ..Default::default()
+        };
+        std::fs::write(&path, "").unwrap();
+        let s = Settings::resolve(Some(&path), args).unwrap();
+        assert_eq!(s.worker_id, None);
     }
 
     #[test]

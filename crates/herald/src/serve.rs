@@ -49,7 +49,10 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         info!("API-only node (--no-delivery): messages are stored for other nodes to deliver");
         None
     } else {
-        let worker_id = node_id(&settings.data_dir)?;
+        let worker_id = match &settings.worker_id {
+            Some(w) => w.clone(),
+            None => node_id(&settings.data_dir)?,
+        };
         Some(
             DeliveryEngine::new(
                 store.clone() as Arc<dyn Store>,

@@ -410,6 +410,9 @@ pub async fn append_fanout(
     // 1. One message per profile: drop repeats within the batch and
     //    profiles that already have one from this execution (a batch
     //    replayed after a crash). The unique index guarantees it anyway.
+    //    The WHERE repeats the partial index's whole condition (resends
+    //    included): without it SQLite cannot use the index INDEXED BY
+    //    names and fails every batch with "no query solution".
     let mut seen: HashSet<String> = HashSet::with_capacity(b.messages.len());
     b.messages.retain(|m| seen.insert(m.profile_id.clone()));
     let mut existing: HashSet<String> = HashSet::new();

@@ -81,19 +81,46 @@ impl SmtpServer {
     }
 
     fn start_with_handler(port: u16, handler: &str) -> SmtpServer {
+        Self::spawn(port, handler, "maildir", &[])
+    }
+
+    /// `herald_e2e_handlers.Recorder`: accepts everything and appends
+    /// `<Message-ID>\t<recipient>` per message to a file (see
+    /// [`SmtpServer::records`]); keeps up with tens of thousands of
+    /// messages where a Maildir does not.
+    pub fn start_recording() -> SmtpServer {
+        Self::spawn(free_port(), "herald_e2e_handlers.Recorder", "records", &[])
+    }
+
+    /// `herald_e2e_handlers.Scripted`: a recorder that refuses `flaky…`
+    /// recipients with `flaky_plan` (e.g. `451@RCPT,454@DATA,421@RCPT`)
+    /// first, answers `550 5.1.1` to `unknown…` and cuts the connection
+    /// after DATA's content for `drop…`. See [`SmtpServer::attempts`].
+    pub fn start_scripted(flaky_plan: &str) -> SmtpServer {
+        Self::spawn(
+            free_port(),
+            "herald_e2e_handlers.Scripted",
+            "records",
+            &[("HERALD_E2E_FLAKY", flaky_plan)],
+        )
+    }
+
+    /// Runs `python3 -m aiosmtpd` with `handler`, whose one argument is
+    /// `arg` inside this server's temp dir.
+    fn spawn(port: u16, handler: &str, arg: &str, env: &[(&str, &str)]) -> SmtpServer {
         require_aiosmtpd();
         let dir = tempfile::tempdir().expect("tempdir");
-        let maildir = dir.path().join("maildir");
         let stderr = std::fs::File::create(dir.path().join("aiosmtpd.log")).expect("log file");
         let child = Command::new("python3")
             .args(["-m", "aiosmtpd", "-n", "-l"])
             .arg(format!("127.0.0.1:{port}"))
             .args(["-c", handler])
-            .arg(&maildir)
+            .arg(dir.path().join(arg))
             .env(
                 "PYTHONPATH",
                 Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support"),
             )
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)
@@ -140,6 +167,17 @@ impl SmtpServer {
     pub fn messages(&self) -> Vec<Vec<u8>> {
         read_maildir_new(&self.maildir())
     }
+
+    /// (Message-ID, recipient) of every message a `Recorder` or `Scripted`
+    /// server accepted (or, for `drop…`, read in full), in arrival order.
+    pub fn records(&self) -> Vec<(String, String)> {
+        read_tab_lines(&self.dir.path().join("records"))
+    }
+
+    /// (recipient, what happened) of every attempt a `Scripted` server saw.
+    pub fn attempts(&self) -> Vec<(String, String)> {
+        read_tab_lines(&self.dir.path().join("records.attempts"))
+    }
 }
 
 impl Drop for SmtpServer {
@@ -152,6 +190,18 @@ impl Drop for SmtpServer {
 /// The `--smtp-url` for an SMTP server on loopback `port`.
 pub fn smtp_url(port: u16) -> String {
     format!("smtp://127.0.0.1:{port}?timeout=10s")
+}
+
+/// The complete `a\tb` lines of a file (a line still being written is
+/// left out); none when it does not exist yet.
+fn read_tab_lines(path: &Path) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let complete = text.rfind('\n').map_or("", |i| &text[..i]);
+    complete
+        .lines()
+        .filter_map(|l| l.split_once('\t'))
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+        .collect()
 }
 
 /// Raw bytes of every message in `maildir/new`, in name order.
@@ -238,6 +288,8 @@ pub struct Herald {
     pub port: u16,
     pub options: HeraldOptions,
     dir: tempfile::TempDir,
+    /// Another Herald's data dir, when this one shares its store.
+    shared_data_dir: Option<PathBuf>,
     /// Incremented on each (re)start; names the log file.
     generation: u32,
     pub http: reqwest::Client,
@@ -245,6 +297,16 @@ pub struct Herald {
 
 impl Herald {
     pub async fn start(options: HeraldOptions) -> Herald {
+        Self::start_in(options, None).await
+    }
+
+    /// A second process on `other`'s data dir (the same SQLite store), with
+    /// its own port and logs. Give it its own `--worker-id`.
+    pub async fn start_sharing(other: &Herald, options: HeraldOptions) -> Herald {
+        Self::start_in(options, Some(other.data_dir())).await
+    }
+
+    async fn start_in(options: HeraldOptions, shared_data_dir: Option<PathBuf>) -> Herald {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir_all(dir.path().join("data")).expect("data dir");
         let mut h = Herald {
@@ -252,6 +314,7 @@ impl Herald {
             port: 0,
             options,
             dir,
+            shared_data_dir,
             generation: 0,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
@@ -263,7 +326,10 @@ impl Herald {
     }
 
     pub fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("data")
+        match &self.shared_data_dir {
+            Some(d) => d.clone(),
+            None => self.dir.path().join("data"),
+        }
     }
 
     /// The Maildir outbox used when there is no SMTP URL.
@@ -599,4 +665,129 @@ impl Drop for Herald {
     fn drop(&mut self) {
         self.kill_9();
     }
+}
+
+// ---------------------------------------------------------------------------
+// Bulk: opted-in profiles and a marketing campaign over them
+// ---------------------------------------------------------------------------
+
+/// `POST /ajo/im/executions/audience`.
+pub const AUDIENCE_EXECUTIONS: &str = "/ajo/im/executions/audience";
+
+/// `POST /v1/profiles:import` of `n` opted-in profiles `u{i}@{domain}`;
+/// asserts they were all created.
+pub async fn import_opted_in(herald: &Herald, n: usize, domain: &str) {
+    let mut body = Vec::with_capacity(n * 160);
+    for i in 0..n {
+        let line = json!({
+            "identities": [{"namespace": "email", "id": format!("u{i}@{domain}")}],
+            "attributes": {
+                "person": {"name": {"firstName": format!("User{i}")}},
+                "consents": {"marketing": {"email": {"val": "y"}}},
+            },
+        });
+        serde_json::to_writer(&mut body, &line).expect("serialize a line");
+        body.push(b'\n');
+    }
+    let resp = herald
+        .http
+        .post(format!("{}/v1/profiles:import", herald.base_url()))
+        .bearer_auth(API_KEY)
+        .header("content-type", "application/x-ndjson")
+        .timeout(Duration::from_secs(600))
+        .body(body)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("POST /v1/profiles:import: {e}\n{}", herald.logs()));
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap_or_default();
+    assert_eq!(status, 200, "import → {status}: {text}");
+    let v: Value = serde_json::from_str(&text).expect("import summary");
+    assert_eq!(v["created"], n as u64, "{v}");
+}
+
+/// A live marketing email campaign (from `news@shop.example.com`) over a
+/// rule audience of the opted-in profiles; returns its id.
+pub async fn opted_in_campaign(herald: &Herald) -> String {
+    let cfg = herald
+        .post(
+            "/v1/channel-configurations",
+            &json!({"name": "marketing mail", "channel": "email", "category": "marketing",
+                    "email": {"fromAddress": "news@shop.example.com", "fromName": "Shop"}}),
+            201,
+        )
+        .await["id"]
+        .as_str()
+        .expect("configuration id")
+        .to_owned();
+    let audience = herald
+        .post(
+            "/v1/audiences",
+            &json!({"name": "opted in", "rule": r#"profile.consents.marketing.email.val = "y""#}),
+            201,
+        )
+        .await["id"]
+        .as_str()
+        .expect("audience id")
+        .to_owned();
+    let campaign = herald
+        .post(
+            "/v1/campaigns",
+            &json!({
+                "name": "newsletter",
+                "category": "marketing",
+                "action": {"channel": "email", "channelConfigurationId": cfg},
+                "content": {"email": {
+                    "subject": "Hello {{profile.person.name.firstName}}",
+                    "html": "<p>News for {{profile.person.name.firstName}}</p>",
+                    "text": "News for {{profile.person.name.firstName}}"}},
+                "audience": {"identityNamespace": "email", "audienceId": audience},
+            }),
+            201,
+        )
+        .await["id"]
+        .as_str()
+        .expect("campaign id")
+        .to_owned();
+    herald.activate(&campaign).await;
+    campaign
+}
+
+/// Message counts by status, read straight from the SQLite file in
+/// `data_dir` (read-only; works while Herald runs and after a kill).
+pub async fn status_counts(data_dir: &Path) -> std::collections::BTreeMap<String, i64> {
+    use sqlx::Connection;
+    let mut conn = open_read_only(data_dir).await;
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("SELECT status, COUNT(*) FROM messages GROUP BY status")
+            .fetch_all(&mut conn)
+            .await
+            .expect("count messages by status");
+    conn.close().await.expect("close");
+    rows.into_iter().collect()
+}
+
+/// Ids of the messages with `status`, read from the SQLite file.
+pub async fn message_ids_with_status(data_dir: &Path, status: &str) -> Vec<String> {
+    use sqlx::Connection;
+    let mut conn = open_read_only(data_dir).await;
+    let rows: Vec<(String,)> = sqlx::query_as("SELECT id FROM messages WHERE status = ?")
+        .bind(status)
+        .fetch_all(&mut conn)
+        .await
+        .expect("select message ids");
+    conn.close().await.expect("close");
+    rows.into_iter().map(|(id,)| id).collect()
+}
+
+async fn open_read_only(data_dir: &Path) -> sqlx::SqliteConnection {
+    use sqlx::Connection;
+    let path = data_dir.join("herald.db");
+    let opts = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path)
+        .read_only(true)
+        .busy_timeout(Duration::from_secs(10));
+    sqlx::SqliteConnection::connect_with(&opts)
+        .await
+        .unwrap_or_else(|e| panic!("open {}: {e}", path.display()))
 }
