@@ -26,3 +26,5 @@ pub mod identity;
 pub mod import;
 
 pub use error::FieldError;
+// --- feedback webhooks
+pub mod webhook;

@@ -543,6 +543,29 @@ pub async fn append_fanout(
         }
         result.inserted += q.execute(&mut *tx).await?.rows_affected();
     }
+    // The `excluded` history events of the batch (the event log feedback
+    // webhooks tail). Repeats were dropped in step 1, so every excluded
+    // message here was inserted just now.
+    let excluded: Vec<&FanoutMessage> = b
+        .messages
+        .iter()
+        .filter(|m| m.status == MessageStatus::Excluded)
+        .collect();
+    for chunk in excluded.chunks(MAX_PARAMS / 4) {
+        let sql = format!(
+            "INSERT INTO message_events (message_id, at, status, detail) VALUES {}",
+            placeholders(chunk.len(), 4)
+        );
+        let mut q = sqlx::query(&sql);
+        for m in chunk {
+            q = q
+                .bind(&m.message_id)
+                .bind(at)
+                .bind(MessageStatus::Excluded.as_str())
+                .bind(&m.exclusion_reason);
+        }
+        q.execute(&mut *tx).await?;
+    }
     result.queued = b
         .messages
         .iter()
