@@ -312,7 +312,7 @@ pub fn check_url(url: &str, allow_private: bool) -> Result<(), FieldError> {
             "the URL points to a private, loopback or otherwise internal address; set allowPrivateNetwork to allow it",
         );
     }
-    if !allow_private && host.eq_ignore_ascii_case("localhost") {
+    if !allow_private && host.trim_end_matches('.').eq_ignore_ascii_case("localhost") {
         return bad(
             "private_address",
             "localhost is internal; set allowPrivateNetwork to allow it",
