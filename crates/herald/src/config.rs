@@ -41,6 +41,10 @@ pub struct ServeArgs {
     /// other nodes working on the same store.
     #[arg(long, env = "HERALD_NO_DELIVERY")]
     pub no_delivery: bool,
+    /// First retry delay of a failing feedback-webhook call, in seconds
+    /// (doubles per failure, at most an hour).
+    #[arg(long, env = "HERALD_WEBHOOK_RETRY_BASE_SECONDS")]
+    pub webhook_retry_base_seconds: Option<f64>,
     /// Mount POST /_bench/noop (the benchmark's baseline handler).
     #[arg(long, env = "HERALD_BENCH_NOOP", hide = true)]
     pub bench_noop: bool,
@@ -59,6 +63,7 @@ struct FileConfig {
     retry_base_seconds: Option<f64>,
     max_attempts: Option<i64>,
     log_format: Option<String>,
+    webhook_retry_base_seconds: Option<f64>,
 }
 
 #[derive(Debug, Clone)]
@@ -74,6 +79,7 @@ pub struct Settings {
     pub json_logs: bool,
     pub bench_noop: bool,
     pub no_delivery: bool,
+    pub webhook_retry_base_seconds: f64,
 }
 
 impl Settings {
@@ -118,12 +124,21 @@ impl Settings {
             json_logs,
             bench_noop: args.bench_noop,
             no_delivery: args.no_delivery,
+            webhook_retry_base_seconds: args
+                .webhook_retry_base_seconds
+                .or(file.webhook_retry_base_seconds)
+                .unwrap_or(1.0),
         };
         if settings.smtp_pool == 0 {
             settings.smtp_pool = settings.delivery_concurrency.min(u32::MAX as usize) as u32;
         }
         if settings.delivery_concurrency == 0 {
             anyhow::bail!("delivery_concurrency must be at least 1");
+        }
+        if !(settings.webhook_retry_base_seconds.is_finite()
+            && settings.webhook_retry_base_seconds > 0.0)
+        {
+            anyhow::bail!("webhook_retry_base_seconds must be a positive number");
         }
         if !(settings.retry_base_seconds.is_finite() && settings.retry_base_seconds > 0.0) {
             anyhow::bail!("retry_base_seconds must be a positive number");

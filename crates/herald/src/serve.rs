@@ -85,7 +85,22 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     // Audience executions left in progress by a previous process resume
     // from their checkpoints; the scheduler fires due schedules.
     let (stop_background, background_rx) = tokio::sync::watch::channel(false);
-    let resumed = state.start_background(background_rx).await?;
+    let resumed = state.start_background(background_rx.clone()).await?;
+    // Feedback webhooks run where messages are delivered: an API-only node
+    // leaves them to the delivery nodes.
+    let webhooks = if settings.no_delivery {
+        None
+    } else {
+        let config = herald_webhooks::DispatcherConfig {
+            retry_base: Duration::from_secs_f64(settings.webhook_retry_base_seconds),
+            ..herald_webhooks::DispatcherConfig::default()
+        };
+        Some(
+            herald_webhooks::Dispatcher::new(store.clone() as Arc<dyn Store>, config)
+                .context("cannot start the webhook dispatcher")?
+                .start(background_rx),
+        )
+    };
     if resumed > 0 {
         info!(resumed, "resumed audience executions");
     }
@@ -117,6 +132,10 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         } => warn!(grace_s = SHUTDOWN_GRACE.as_secs(), "requests still open after the grace period; closing them"),
     }
     let _ = stop_background.send(true);
+    if let Some(w) = webhooks {
+        // Bounded by the per-request timeout.
+        let _ = w.await;
+    }
     info!("HTTP server stopped; finishing in-flight sends");
     if let Some(engine) = engine {
         engine.shutdown().await;
