@@ -409,4 +409,30 @@ async fn webhooks_are_updated_disabled_and_deleted_with_their_log() {
     assert!(!store.delete_webhook("prod", "w1").await.unwrap());
     assert!(store.webhook_cursor("prod", "w1").await.unwrap().is_none());
     assert!(!store.update_webhook(&w).await.unwrap());
+    // A dispatcher still finishing a call to the deleted webhook leaves
+    // no orphan log rows.
+    let late = WebhookDelivery {
+        id: 0,
+        sandbox: "prod".into(),
+        webhook_id: "w1".into(),
+        event_seq: 1,
+        message_id: "m".into(),
+        attempt: 1,
+        at: Utc::now().trunc_subsecs(3),
+        status_code: Some(200),
+        error: None,
+        duration_ms: 1,
+        delivered: true,
+    };
+    store
+        .record_webhook_attempt("prod", "w1", Some(&late), Some(1))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .list_webhook_deliveries("prod", "w1", None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

@@ -184,11 +184,16 @@ impl Dispatcher {
                     }
                 })
                 .collect();
-            let rounds = futures::future::join_all(due.iter().map(|(h, f)| {
+            let all = futures::future::join_all(due.iter().map(|(h, f)| {
                 let span = tracing::info_span!("webhook", sandbox = %h.webhook.sandbox, webhook_id = %h.webhook.id);
                 self.round(h, *f).instrument(span)
-            }))
-            .await;
+            }));
+            // A shutdown does not wait for a slow receiver: an event cut
+            // off mid-call was not recorded as delivered and goes again.
+            let rounds = tokio::select! {
+                r = all => r,
+                _ = wait_true(&mut shutdown) => break,
+            };
             for ((h, _), r) in due.iter().zip(rounds) {
                 let key = (h.webhook.sandbox.clone(), h.webhook.id.clone());
                 match r {
@@ -342,6 +347,14 @@ impl Dispatcher {
             Ok(status.as_u16())
         } else {
             Err((Some(status.as_u16()), format!("HTTP {status}")))
+        }
+    }
+}
+
+async fn wait_true(rx: &mut watch::Receiver<bool>) {
+    while !*rx.borrow_and_update() {
+        if rx.changed().await.is_err() {
+            return;
         }
     }
 }

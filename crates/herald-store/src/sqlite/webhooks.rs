@@ -247,7 +247,8 @@ pub async fn record_attempt(
         sqlx::query(
             "INSERT INTO webhook_deliveries (sandbox, webhook_id, event_seq, message_id, attempt, at, status_code,
                error, duration_ms, delivered)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10
+             WHERE EXISTS (SELECT 1 FROM webhooks WHERE sandbox = ?1 AND id = ?2)",
         )
         .bind(sandbox)
         .bind(webhook_id)
