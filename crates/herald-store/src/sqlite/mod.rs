@@ -562,7 +562,14 @@ impl Store for SqliteStore {
         after: i64,
         limit: usize,
     ) -> Result<WebhookEventPage> {
-        webhooks::events(&self.read, sandbox, channels, after, limit).await
+        let page = webhooks::events(&self.read, sandbox, channels, after, limit).await?;
+        if page.scanned_to.is_some() {
+            // A reader can see a commit before its WAL fsync. Reporting an
+            // event (or moving a cursor past one) that a power cut could
+            // still take back would let its seq be reused unseen.
+            self.sync.barrier().await?;
+        }
+        Ok(page)
     }
     async fn record_webhook_attempt(
         &self,
