@@ -303,6 +303,15 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_webhook(&self, sandbox: &str, id: &str) -> Result<bool>;
     /// Every enabled webhook of every sandbox, with its cursor.
     async fn enabled_webhooks(&self) -> Result<Vec<WebhookCursor>>;
+    /// The enabled webhooks `owner` may work on: leased to it until
+    /// `now + lease`, taken when free or expired, renewed when less than
+    /// half the lease is left (so an idle poll does not write).
+    async fn lease_webhooks(
+        &self,
+        owner: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<WebhookCursor>>;
     /// The events after `after` (up to `limit` scanned) that concern a
     /// webhook of `sandbox` on `channels`: messages of campaign versions with
     /// `webhooksEnabled`, proofs left out; in seq order.

@@ -436,3 +436,67 @@ async fn webhooks_are_updated_disabled_and_deleted_with_their_log() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn a_webhook_is_leased_to_one_node_at_a_time() {
+    let (_dir, store) = open().await;
+    store.insert_webhook(&webhook("w1")).await.unwrap();
+    let lease = Duration::from_secs(30);
+    let now = Utc::now();
+    let a = store.lease_webhooks("node-a", lease, now).await.unwrap();
+    assert_eq!(a.len(), 1);
+    assert!(
+        store
+            .lease_webhooks("node-b", lease, now)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Its owner keeps it (and renews it past half the lease).
+    let later = now + chrono::Duration::seconds(20);
+    assert_eq!(
+        store
+            .lease_webhooks("node-a", lease, later)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        store
+            .lease_webhooks("node-b", lease, now + chrono::Duration::seconds(40))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Once the owner stops renewing, another node takes it over.
+    let expired = later + chrono::Duration::seconds(31);
+    assert_eq!(
+        store
+            .lease_webhooks("node-b", lease, expired)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        store
+            .lease_webhooks("node-a", lease, expired)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A disabled webhook is nobody's.
+    let off = Webhook {
+        enabled: false,
+        ..webhook_stored(&store).await
+    };
+    store.update_webhook(&off).await.unwrap();
+    assert!(
+        store
+            .lease_webhooks("node-b", lease, expired)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

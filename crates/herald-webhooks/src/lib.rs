@@ -11,7 +11,8 @@
 //! between the receiver's 2xx and the cursor's commit repeats the event);
 //! `X-Herald-Event-Id` is stable across retries for deduplication.
 //!
-//! Every attempt is written to the webhook's delivery log.
+//! Every attempt is written to the webhook's delivery log. With several
+//! nodes on one store, each webhook is leased to one node at a time.
 
 pub mod auth;
 pub mod guard;
@@ -56,6 +57,13 @@ pub struct DispatcherConfig {
     /// Per-request timeout (connect included).
     pub timeout: Duration,
     pub connect_timeout: Duration,
+    /// This node's identity: a webhook is worked on by one node at a time
+    /// (a lease in the store), so two nodes never send its events twice
+    /// or out of order.
+    pub node_id: String,
+    /// How long a node holds a webhook without renewing; another node
+    /// takes it over after that (a crashed node's webhooks wait this long).
+    pub lease: Duration,
 }
 
 impl Default for DispatcherConfig {
@@ -67,6 +75,8 @@ impl Default for DispatcherConfig {
             retry_max: Duration::from_secs(3600),
             timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(5),
+            node_id: format!("webhooks-{}", std::process::id()),
+            lease: Duration::from_secs(30),
         }
     }
 }
@@ -159,7 +169,11 @@ impl Dispatcher {
                 }
             }
             more = false;
-            let hooks = match self.store.enabled_webhooks().await {
+            let leased = self
+                .store
+                .lease_webhooks(&self.config.node_id, self.config.lease, Utc::now())
+                .await;
+            let hooks = match leased {
                 Ok(h) => h,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot list the webhooks");

@@ -419,3 +419,54 @@ async fn private_targets_are_refused_at_send_time_without_the_flag() {
     );
     assert_eq!(*rx.refused.lock().unwrap(), 0);
 }
+
+#[tokio::test]
+async fn two_nodes_on_one_store_send_each_event_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path()).await.unwrap());
+    live_campaign(&store, "hooked", true).await;
+    let (rx, port) = start_receiver().await;
+    rx.up.store(true, Ordering::SeqCst);
+    let w = webhook(format!("http://127.0.0.1:{port}/hook"), true);
+    store.insert_webhook(&w).await.unwrap();
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    // Two dispatchers with their own node ids, as two processes would be.
+    let tasks: Vec<_> = ["node-a", "node-b"]
+        .into_iter()
+        .map(|node| {
+            Dispatcher::new(
+                store.clone(),
+                DispatcherConfig {
+                    node_id: node.into(),
+                    ..fast()
+                },
+            )
+            .unwrap()
+            .start(stop_rx.clone())
+        })
+        .collect();
+    for _ in 0..5 {
+        fire(&store, "hooked", 0, 4).await;
+    }
+    wait_until("every event", async || {
+        let cursor = store.webhook_cursor("prod", &w.id).await.unwrap().unwrap();
+        store
+            .webhook_events("prod", &[Channel::Email], cursor, 10)
+            .await
+            .unwrap()
+            .scanned_to
+            .is_none()
+            && rx.got.lock().unwrap().len() >= 20
+    })
+    .await;
+    stop.send(true).unwrap();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let got = rx.got.lock().unwrap();
+    let mut ids: Vec<&String> = got.iter().map(|(id, _)| id).collect();
+    assert_eq!(ids.len(), 20, "an event was sent twice");
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 20);
+}

@@ -93,6 +93,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     } else {
         let config = herald_webhooks::DispatcherConfig {
             retry_base: Duration::from_secs_f64(settings.webhook_retry_base_seconds),
+            node_id: node_id(&settings.data_dir)?,
             ..herald_webhooks::DispatcherConfig::default()
         };
         Some(

@@ -22,6 +22,10 @@ CREATE TABLE webhook_cursors (
     sandbox     TEXT NOT NULL,
     webhook_id  TEXT NOT NULL,
     seq         INTEGER NOT NULL,
+    -- The node whose dispatcher works on this webhook, and until when:
+    -- one sender per webhook keeps its events in order and single.
+    lease_owner TEXT,
+    lease_until INTEGER,
     updated_at  INTEGER NOT NULL,
     PRIMARY KEY (sandbox, webhook_id)
 );

@@ -555,6 +555,17 @@ impl Store for SqliteStore {
     async fn enabled_webhooks(&self) -> Result<Vec<WebhookCursor>> {
         webhooks::enabled(&self.read).await
     }
+    async fn lease_webhooks(
+        &self,
+        owner: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<WebhookCursor>> {
+        if webhooks::leases_to_take(&self.read, owner, lease, now).await? {
+            webhooks::take_leases(&mut *self.writer.lock().await, owner, lease, now).await?;
+        }
+        webhooks::leased(&self.read, owner, now).await
+    }
     async fn webhook_events(
         &self,
         sandbox: &str,

@@ -151,6 +151,85 @@ pub async fn enabled(pool: &SqlitePool) -> Result<Vec<WebhookCursor>> {
     .collect()
 }
 
+/// Cursors `owner` should lease now: free, expired, or its own with less
+/// than half the lease left. Parameters: owner, now, now + lease / 2.
+const LEASE_WANTED: &str = "(c.lease_owner IS NULL OR c.lease_until <= ?2
+       OR (c.lease_owner = ?1 AND c.lease_until < ?3))
+   AND EXISTS (SELECT 1 FROM webhooks w WHERE w.sandbox = c.sandbox AND w.id = c.webhook_id AND w.enabled = 1)";
+
+fn lease_bounds(lease: std::time::Duration, now: chrono::DateTime<chrono::Utc>) -> (i64, i64, i64) {
+    let n = ms(now);
+    let l = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 4);
+    (n, n + l / 2, n + l)
+}
+
+/// A read first, so that an idle poll does not take the write lock.
+pub async fn leases_to_take(
+    pool: &SqlitePool,
+    owner: &str,
+    lease: std::time::Duration,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<bool> {
+    let (n, half, _) = lease_bounds(lease, now);
+    let count: i64 = sqlx::query_scalar(&format!(
+        "SELECT COUNT(*) FROM webhook_cursors c WHERE {LEASE_WANTED}"
+    ))
+    .bind(owner)
+    .bind(n)
+    .bind(half)
+    .fetch_one(pool)
+    .await?;
+    Ok(count > 0)
+}
+
+pub async fn take_leases(
+    conn: &mut SqliteConnection,
+    owner: &str,
+    lease: std::time::Duration,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
+    let (n, half, until) = lease_bounds(lease, now);
+    sqlx::query(&format!(
+        "UPDATE webhook_cursors AS c SET lease_owner = ?1, lease_until = ?4 WHERE {LEASE_WANTED}"
+    ))
+    .bind(owner)
+    .bind(n)
+    .bind(half)
+    .bind(until)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn leased(
+    pool: &SqlitePool,
+    owner: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<WebhookCursor>> {
+    let cols = COLUMNS
+        .split(", ")
+        .map(|c| format!("w.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    sqlx::query(&format!(
+        "SELECT {cols}, c.seq AS cursor FROM webhooks w
+         JOIN webhook_cursors c ON c.sandbox = w.sandbox AND c.webhook_id = w.id
+         WHERE w.enabled = 1 AND c.lease_owner = ? AND c.lease_until > ? ORDER BY w.sandbox, w.id"
+    ))
+    .bind(owner)
+    .bind(ms(now))
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(WebhookCursor {
+            webhook: from_row(r)?,
+            seq: r.try_get("cursor")?,
+        })
+    })
+    .collect()
+}
+
 pub async fn cursor(pool: &SqlitePool, sandbox: &str, id: &str) -> Result<Option<i64>> {
     Ok(
         sqlx::query_scalar("SELECT seq FROM webhook_cursors WHERE sandbox = ? AND webhook_id = ?")
