@@ -231,6 +231,7 @@ impl Runner {
                 cursor: new_cursor,
                 done,
                 now: Utc::now(),
+                throttle: def.schedule.throttle.map(|t| (t, current.created_at)),
             });
             if done {
                 let r = append.await?;

@@ -3,17 +3,23 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::{Instrument, debug, info, info_span, warn};
+use uuid::Uuid;
 
 use herald_domain::channel::Channel;
-use herald_domain::message::{Deliverable, RenderedEmail};
+use herald_domain::delivery_settings::{QuietMode, ReplyClass};
+use herald_domain::message::{Deliverable, RenderedEmail, reasons};
+use herald_domain::suppression::Suppression;
 use herald_mail::{FailureClass, MailTransport, OutgoingEmail, build_email, html_to_text};
-use herald_store::{DeliveryOutcome, OutcomeKind, Store};
+use herald_store::{ClaimRequest, DeliveryOutcome, Lane, OutcomeKind, Store};
 
-use crate::content_cache::ContentCache;
+use crate::clock::{Clock, SystemClock};
+use crate::content_cache::{ContentCache, Prepared};
+use crate::gates::{Gate, Gates};
+use crate::limits::Domains;
 use crate::retry::RetryPolicy;
 
 #[derive(Debug, Clone)]
@@ -33,7 +39,21 @@ pub struct EngineConfig {
     /// store commit; without this a steady trickle of triggers costs two
     /// extra commits per message and starves the API of the writer.
     pub linger: Duration,
+    /// Server-wide retry defaults; a channel configuration's `delivery`
+    /// settings override them.
     pub retry: RetryPolicy,
+    /// Sends in flight for transactional messages, apart from marketing's:
+    /// a marketing backlog never holds these.
+    pub transactional_concurrency: usize,
+    /// Sends in flight to one destination domain at most.
+    pub per_domain_concurrency: usize,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for dyn Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Clock({})", self.now())
+    }
 }
 
 impl Default for EngineConfig {
@@ -47,6 +67,9 @@ impl Default for EngineConfig {
             idle_poll: Duration::from_millis(500),
             linger: Duration::from_millis(5),
             retry: RetryPolicy::default(),
+            transactional_concurrency: 32,
+            per_domain_concurrency: 32,
+            clock: Arc::new(SystemClock),
         }
     }
 }
@@ -55,6 +78,8 @@ pub struct DeliveryEngine {
     store: Arc<dyn Store>,
     email: Arc<dyn MailTransport>,
     cache: Arc<ContentCache>,
+    gates: Gates,
+    domains: Domains,
     config: EngineConfig,
     wake: Arc<Notify>,
 }
@@ -81,12 +106,28 @@ impl EngineHandle {
     }
 }
 
+/// What one send attempt came to, before it is turned into an outcome.
+enum Attempt {
+    Sent {
+        reply: String,
+        rendered: RenderedEmail,
+        header_message_id: String,
+    },
+    Failed {
+        class: FailureClass,
+        error: String,
+        rendered: Option<RenderedEmail>,
+    },
+}
+
 impl DeliveryEngine {
     pub fn new(store: Arc<dyn Store>, email: Arc<dyn MailTransport>, config: EngineConfig) -> Self {
         DeliveryEngine {
             store,
             email,
             cache: Arc::new(ContentCache::new(Duration::from_secs(30))),
+            gates: Gates::default(),
+            domains: Domains::new(config.per_domain_concurrency),
             config,
             wake: Arc::new(Notify::new()),
         }
@@ -99,11 +140,14 @@ impl DeliveryEngine {
         EngineHandle { wake, stop, task }
     }
 
+    fn now(&self) -> DateTime<Utc> {
+        self.config.clock.now()
+    }
+
     async fn run(self, stop: watch::Receiver<bool>) {
         let me = Arc::new(self);
         let (done_tx, done_rx) = mpsc::channel::<DeliveryOutcome>(me.config.concurrency * 4);
         let recorder = tokio::spawn(record_outcomes(me.store.clone(), done_rx, me.config.linger));
-        let permits = Arc::new(Semaphore::new(me.config.concurrency));
         match me.store.release_leases(&me.config.worker_id).await {
             Ok(0) => {}
             Ok(n) => info!(
@@ -113,29 +157,91 @@ impl DeliveryEngine {
             Err(e) => warn!(error = %e, "could not release old leases; they will expire"),
         }
         info!(worker = %me.config.worker_id, transport = %me.email.describe(), "delivery engine started");
+        // One waker for the outside; each lane has its own, so a wake-up
+        // reaches both.
+        let lanes = [
+            (
+                Lane::Transactional,
+                me.config.transactional_concurrency.max(1),
+            ),
+            (Lane::Marketing, me.config.concurrency.max(1)),
+        ];
+        let lane_wakes: Vec<Arc<Notify>> = lanes.iter().map(|_| Arc::new(Notify::new())).collect();
+        let forward = {
+            let (outer, inner, mut stop) = (me.wake.clone(), lane_wakes.clone(), stop.clone());
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = outer.notified() => {}
+                        _ = stop.changed() => {}
+                    }
+                    for w in &inner {
+                        w.notify_one();
+                    }
+                    if *stop.borrow() {
+                        return;
+                    }
+                }
+            })
+        };
+        let mut tasks = Vec::new();
+        for ((lane, slots), wake) in lanes.into_iter().zip(lane_wakes) {
+            tasks.push(tokio::spawn(me.clone().run_lane(
+                lane,
+                slots,
+                wake,
+                done_tx.clone(),
+                stop.clone(),
+            )));
+        }
+        for t in tasks {
+            let _ = t.await;
+        }
+        forward.abort();
+        drop(done_tx);
+        let _ = recorder.await;
+        info!("delivery engine stopped; in-flight sends finished");
+    }
+
+    async fn run_lane(
+        self: Arc<Self>,
+        lane: Lane,
+        slots: usize,
+        wake: Arc<Notify>,
+        done_tx: mpsc::Sender<DeliveryOutcome>,
+        stop: watch::Receiver<bool>,
+    ) {
+        let me = self;
+        let permits = Arc::new(Semaphore::new(slots));
         loop {
             if *stop.borrow() {
                 break;
             }
-            // Claim only what we can start now, so leases are not wasted
-            // on messages that would wait in memory.
             // Claim in chunks: each claim is a store round trip (and a
             // commit), so wait until a quarter of the slots are free rather
             // than claiming one message per finished send.
-            let chunk = (me.config.concurrency / 4).clamp(1, me.config.claim_batch) as u32;
+            let chunk = (slots / 4).clamp(1, me.config.claim_batch) as u32;
             tokio::select! {
                 p = permits.clone().acquire_many_owned(chunk) => drop(p),
                 _ = stopped(stop.clone()) => break,
             }
             let free = permits.available_permits().min(me.config.claim_batch);
+            let now = me.now();
             let claimed = match me
                 .store
-                .claim_messages(&me.config.worker_id, free, me.config.lease, Utc::now())
+                .claim(ClaimRequest {
+                    worker: me.config.worker_id.clone(),
+                    limit: free,
+                    lease: me.config.lease,
+                    now,
+                    lane,
+                    skip_domains: me.domains.paused(now),
+                })
                 .await
             {
                 Ok(c) => c,
                 Err(e) => {
-                    warn!(error = %e, "claiming messages failed; retrying shortly");
+                    warn!(error = %e, ?lane, "claiming messages failed; retrying shortly");
                     tokio::time::sleep(Duration::from_millis(500)).await;
                     continue;
                 }
@@ -144,15 +250,14 @@ impl DeliveryEngine {
             // be woken (or for the next retry to come due) instead of
             // asking the store again right away.
             let drained = claimed.len() < free;
-            debug!(count = claimed.len(), "claimed messages");
+            debug!(count = claimed.len(), ?lane, "claimed messages");
             for m in claimed {
                 let Ok(permit) = permits.clone().acquire_owned().await else {
                     break;
                 };
                 let me = me.clone();
                 let done = done_tx.clone();
-                let span =
-                    info_span!("deliver", message_id = %m.message_id, campaign_id = %m.campaign_id);
+                let span = info_span!("deliver", message_id = %m.message_id, execution_id = %m.execution_id, campaign_id = %m.campaign_id);
                 tokio::spawn(
                     async move {
                         let outcome = me.deliver(m).await;
@@ -165,7 +270,7 @@ impl DeliveryEngine {
             if drained {
                 let sleep = me.idle_sleep().await;
                 tokio::select! {
-                    _ = me.wake.notified() => {}
+                    _ = wake.notified() => {}
                     _ = tokio::time::sleep(sleep) => {}
                     _ = stopped(stop.clone()) => break,
                 }
@@ -178,15 +283,12 @@ impl DeliveryEngine {
             }
         }
         // Graceful stop: wait until every send has returned its permit.
-        let _ = permits.acquire_many(me.config.concurrency as u32).await;
-        drop(done_tx);
-        let _ = recorder.await;
-        info!("delivery engine stopped; in-flight sends finished");
+        let _ = permits.acquire_many(slots as u32).await;
     }
 
     async fn idle_sleep(&self) -> Duration {
         match self.store.next_due_at().await {
-            Ok(Some(at)) => (at - Utc::now())
+            Ok(Some(at)) => (at - self.now())
                 .to_std()
                 .unwrap_or(Duration::from_millis(10))
                 .min(self.config.idle_poll),
@@ -197,9 +299,111 @@ impl DeliveryEngine {
     async fn deliver(&self, m: Deliverable) -> DeliveryOutcome {
         let worker = self.config.worker_id.clone();
         let message_id = m.message_id.clone();
-        let kind = match m.channel {
-            Channel::Email => self.deliver_email(&m).await,
-            other => OutcomeKind::Failed {
+        let kind = self.attempt(&m).await;
+        let label = match &kind {
+            OutcomeKind::Sent { .. } => "sent",
+            OutcomeKind::Retry { .. } => "retried",
+            OutcomeKind::Failed { .. } => "failed",
+            OutcomeKind::Unknown { .. } => "unknown",
+            OutcomeKind::Bounced { .. } => "bounced",
+            OutcomeKind::Excluded { .. } => "excluded",
+            OutcomeKind::Deferred { .. } => "deferred",
+        };
+        metrics::counter!("herald_delivery_outcomes_total", "channel" => m.channel.as_str(), "outcome" => label)
+            .increment(1);
+        DeliveryOutcome {
+            message_id,
+            worker,
+            at: self.now(),
+            kind,
+        }
+    }
+
+    /// Everything that stands between a claimed message and its send, in
+    /// order: the throttle window, the content, the message's age, quiet
+    /// hours, a paused domain, the rate; then the send and its reply.
+    async fn attempt(&self, m: &Deliverable) -> OutcomeKind {
+        let now = self.now();
+        if m.expires_at.is_some_and(|e| e <= now) {
+            return OutcomeKind::Excluded {
+                reason: reasons::THROTTLE_WINDOW_EXPIRED.into(),
+                detail: "the throttled send's 12 h window ended before this message's turn".into(),
+            };
+        }
+        let prepared = match self.cache.get_for(self.store.as_ref(), m).await {
+            Ok(p) => p,
+            Err(e) => {
+                let gate = Gate::fallback(&self.config.retry);
+                return self.transient_or_failed(
+                    m,
+                    &gate,
+                    format!("cannot prepare content: {e}"),
+                    None,
+                );
+            }
+        };
+        let gate = self.gates.get(&prepared.configuration, &self.config.retry);
+        if m.attempts > 1 && now - m.created_at > gate.settings.max_age() {
+            return OutcomeKind::Failed {
+                error: format!(
+                    "expired: not delivered within {} s of being accepted",
+                    gate.settings.max_age().num_seconds()
+                ),
+                rendered: None,
+            };
+        }
+        if m.priority >= 1
+            && let Some(q) = &gate.settings.quiet_hours
+        {
+            let zone = q
+                .zone_paths()
+                .iter()
+                .find_map(|p| dotted(&m.profile, p))
+                .and_then(|v| v.as_str().map(str::to_string));
+            if let Some(end) = q.window_end(now, zone.as_deref()) {
+                return match q.mode {
+                    QuietMode::Discard => OutcomeKind::Excluded {
+                        reason: reasons::QUIET_HOURS.into(),
+                        detail: format!("inside quiet hours {}–{}", q.start, q.end),
+                    },
+                    QuietMode::Queue => OutcomeKind::Deferred {
+                        detail: format!("quiet hours {}–{}", q.start, q.end),
+                        until: end,
+                    },
+                };
+            }
+        }
+        let domain = (m.channel == Channel::Email)
+            .then(|| email_domain(&m.address))
+            .flatten();
+        if let Some(d) = &domain
+            && let Some(until) = self.domains.paused_until(d, now)
+        {
+            return OutcomeKind::Deferred {
+                detail: format!("{d} is paused after repeated temporary failures"),
+                until,
+            };
+        }
+        if let Err(until) = gate.take_token(now) {
+            return OutcomeKind::Deferred {
+                detail: "the channel configuration's send rate".into(),
+                until,
+            };
+        }
+        // Caps on sends in flight: the configuration's connections, then
+        // the destination domain's share.
+        let _connection = match &gate.connections {
+            Some(s) => s.clone().acquire_owned().await.ok(),
+            None => None,
+        };
+        let _domain_slot = match &domain {
+            Some(d) => self.domains.slots(d).acquire_owned().await.ok(),
+            None => None,
+        };
+        let attempt = match m.channel {
+            Channel::Email => self.deliver_email(m, &prepared).await,
+            other => Attempt::Failed {
+                class: FailureClass::Permanent,
                 error: format!(
                     "the {} channel has no transport configured yet",
                     other.as_str()
@@ -207,35 +411,87 @@ impl DeliveryEngine {
                 rendered: None,
             },
         };
-        match &kind {
-            OutcomeKind::Sent { .. } => {
-                metrics::counter!("herald_messages_sent_total", "channel" => m.channel.as_str())
-                    .increment(1)
+        self.conclude(m, &gate, domain.as_deref(), attempt)
+    }
+
+    /// Turns an attempt into the outcome to record: reply overrides, the
+    /// retry policy, hard bounces, the domain breaker.
+    fn conclude(
+        &self,
+        m: &Deliverable,
+        gate: &Gate,
+        domain: Option<&str>,
+        attempt: Attempt,
+    ) -> OutcomeKind {
+        let (class, error, rendered) = match attempt {
+            Attempt::Sent {
+                reply,
+                rendered,
+                header_message_id,
+            } => {
+                if let Some(d) = domain {
+                    self.domains.succeeded(d);
+                }
+                return OutcomeKind::Sent {
+                    reply,
+                    rendered,
+                    header_message_id,
+                };
             }
-            OutcomeKind::Retry { .. } => {
-                metrics::counter!("herald_messages_retried_total", "channel" => m.channel.as_str())
-                    .increment(1)
+            Attempt::Failed {
+                class,
+                error,
+                rendered,
+            } => (class, error, rendered),
+        };
+        // A configured pattern wins over the reply code, except for an
+        // unknown outcome: that one may have been delivered.
+        let class = match (class, gate.overrides.class_of(&error)) {
+            (FailureClass::Unknown, _) | (_, None) => class,
+            (_, Some(ReplyClass::Transient)) => FailureClass::Transient,
+            (_, Some(ReplyClass::Permanent)) => FailureClass::Permanent,
+        };
+        match class {
+            FailureClass::Transient => {
+                if let Some(d) = domain
+                    && let Some(until) = self.domains.failed(d, self.now())
+                {
+                    warn!(domain = d, %until, "destination domain keeps failing; paused");
+                }
+                self.transient_or_failed(m, gate, error, rendered)
             }
-            OutcomeKind::Failed { .. } => {
-                metrics::counter!("herald_messages_failed_total", "channel" => m.channel.as_str())
-                    .increment(1)
+            FailureClass::Unknown => OutcomeKind::Unknown {
+                error: format!("outcome unknown, not retried: {error}"),
+                rendered,
+            },
+            FailureClass::Permanent => {
+                if m.channel == Channel::Email && is_hard_bounce(&error) {
+                    let suppression = Suppression {
+                        id: Uuid::now_v7().to_string(),
+                        sandbox: m.sandbox.clone(),
+                        channel: m.channel,
+                        address: Some(m.address.clone()),
+                        domain: None,
+                        reason: "hardBounce".into(),
+                        source: "bounce".into(),
+                        created_at: self.now(),
+                    };
+                    OutcomeKind::Bounced {
+                        error,
+                        rendered,
+                        suppression: (m.proof.is_none()).then_some(suppression),
+                    }
+                } else {
+                    OutcomeKind::Failed { error, rendered }
+                }
             }
-        }
-        DeliveryOutcome {
-            message_id,
-            worker,
-            at: Utc::now(),
-            kind,
         }
     }
 
-    async fn deliver_email(&self, m: &Deliverable) -> OutcomeKind {
-        let prepared = match self.cache.get_for(self.store.as_ref(), m).await {
-            Ok(p) => p,
-            Err(e) => return self.transient_or_failed(m, format!("cannot prepare content: {e}")),
-        };
+    async fn deliver_email(&self, m: &Deliverable, prepared: &Prepared) -> Attempt {
         let Some(settings) = &prepared.configuration.email else {
-            return OutcomeKind::Failed {
+            return Attempt::Failed {
+                class: FailureClass::Permanent,
                 error: "the channel configuration has no email settings".into(),
                 rendered: None,
             };
@@ -243,7 +499,8 @@ impl DeliveryEngine {
         let mut rendered: RenderedEmail = match prepared.render(m) {
             Ok(r) => r,
             Err(error) => {
-                return OutcomeKind::Failed {
+                return Attempt::Failed {
+                    class: FailureClass::Permanent,
                     error,
                     rendered: None,
                 };
@@ -277,7 +534,8 @@ impl DeliveryEngine {
         let raw = match build_email(&email) {
             Ok(raw) => raw,
             Err(e) => {
-                return OutcomeKind::Failed {
+                return Attempt::Failed {
+                    class: FailureClass::Permanent,
                     error: format!("cannot build the email: {e}"),
                     rendered: Some(rendered),
                 };
@@ -288,38 +546,90 @@ impl DeliveryEngine {
             .send(&settings.from_address, &m.address, &raw)
             .await
         {
-            Ok(d) => OutcomeKind::Sent {
+            Ok(d) => Attempt::Sent {
                 reply: d.reply,
                 rendered,
                 header_message_id,
             },
-            Err(e) => match e.class {
-                FailureClass::Transient => self.transient_or_failed(m, e.to_string()),
-                FailureClass::Permanent => OutcomeKind::Failed {
-                    error: e.to_string(),
-                    rendered: Some(rendered),
-                },
-                // It may have been delivered: never resend on our own.
-                FailureClass::Unknown => OutcomeKind::Failed {
-                    error: format!("outcome unknown, not retried: {e}"),
-                    rendered: Some(rendered),
-                },
+            Err(e) => Attempt::Failed {
+                class: e.class,
+                error: e.to_string(),
+                rendered: Some(rendered),
             },
         }
     }
 
-    fn transient_or_failed(&self, m: &Deliverable, error: String) -> OutcomeKind {
-        match self.config.retry.delay_after(m.attempts) {
-            Some(delay) => OutcomeKind::Retry {
-                error,
-                retry_at: Utc::now()
-                    + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::seconds(60)),
-            },
+    fn transient_or_failed(
+        &self,
+        m: &Deliverable,
+        gate: &Gate,
+        error: String,
+        rendered: Option<RenderedEmail>,
+    ) -> OutcomeKind {
+        let now = self.now();
+        match gate.retry.delay_after(m.attempts) {
+            Some(delay) => {
+                let retry_at = now
+                    + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::seconds(60));
+                if retry_at - m.created_at > gate.settings.max_age() {
+                    return OutcomeKind::Failed {
+                        error: format!(
+                            "gave up: the next try would be past the maximum age of {} s: {error}",
+                            gate.settings.max_age().num_seconds()
+                        ),
+                        rendered,
+                    };
+                }
+                OutcomeKind::Retry { error, retry_at }
+            }
             None => OutcomeKind::Failed {
                 error: format!("gave up after {} attempts: {error}", m.attempts),
-                rendered: None,
+                rendered,
             },
         }
+    }
+}
+
+/// The value at a dotted path (`person.timeZone`).
+fn dotted<'a>(v: &'a serde_json::Value, path: &str) -> Option<&'a serde_json::Value> {
+    path.split('.').try_fold(v, |v, k| v.get(k))
+}
+
+/// The lower-cased domain of an email address.
+fn email_domain(address: &str) -> Option<String> {
+    address
+        .rsplit_once('@')
+        .map(|(_, d)| d.to_ascii_lowercase())
+        .filter(|d| !d.is_empty())
+}
+
+/// A permanent rejection because of the address itself (RFC 3463: 5.1.x
+/// bad destination address, 5.2.1 mailbox disabled), or, without an
+/// enhanced code, a 550/551/553 to RCPT TO. Content or policy rejections
+/// (5.7.x, 554 after DATA) are failures, not bounces: the address is fine.
+pub fn is_hard_bounce(reply: &str) -> bool {
+    let enhanced = reply.split_whitespace().find_map(|w| {
+        let w = w.trim_matches(|c: char| !c.is_ascii_digit() && c != '.');
+        let mut parts = w.split('.');
+        match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some(a), Some(b), Some(c), None)
+                if a.len() == 1
+                    && !b.is_empty()
+                    && !c.is_empty()
+                    && [a, b, c]
+                        .iter()
+                        .all(|p| p.chars().all(|c| c.is_ascii_digit())) =>
+            {
+                Some((a.to_string(), b.to_string(), c.to_string()))
+            }
+            _ => None,
+        }
+    });
+    match enhanced {
+        Some((class, subject, detail)) => {
+            class == "5" && (subject == "1" || (subject == "2" && detail == "1"))
+        }
+        None => reply.contains("RCPT") && ["550", "551", "553"].iter().any(|c| reply.contains(c)),
     }
 }
 
@@ -368,6 +678,32 @@ async fn record_outcomes(
                     break;
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_hard_bounce;
+
+    #[test]
+    fn hard_bounces_are_address_faults() {
+        for r in [
+            "permanent failure (550): RCPT TO failed: 550 5.1.1 <x@example.com>: user unknown",
+            "permanent failure (550): RCPT TO failed: 550 5.2.1 mailbox disabled",
+            "permanent failure (553): RCPT TO failed: 553 5.1.3 bad address syntax",
+            "permanent failure (550): RCPT TO failed: 550 no such user here",
+        ] {
+            assert!(is_hard_bounce(r), "{r}");
+        }
+        for r in [
+            "permanent failure (554): DATA failed: 554 5.7.1 message rejected as spam",
+            "permanent failure (550): RCPT TO failed: 550 5.7.1 relaying denied",
+            "permanent failure (552): DATA failed: 552 5.3.4 message too big",
+            "permanent failure (554): DATA failed: 554 transaction failed",
+            "transient failure (450): RCPT TO failed: 450 4.1.1 try later",
+        ] {
+            assert!(!is_hard_bounce(r), "{r}");
         }
     }
 }

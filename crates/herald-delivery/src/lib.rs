@@ -6,9 +6,13 @@
 //! group commit. A worker that dies loses its lease and another claims the
 //! message again.
 
+pub mod clock;
 mod content_cache;
 mod engine;
+mod gates;
+pub mod limits;
 mod retry;
 
-pub use engine::{DeliveryEngine, EngineConfig, EngineHandle};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use engine::{DeliveryEngine, EngineConfig, EngineHandle, is_hard_bounce};
 pub use retry::RetryPolicy;

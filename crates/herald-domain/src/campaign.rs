@@ -156,7 +156,15 @@ pub struct Schedule {
     pub start_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub end_at: Option<DateTime<Utc>>,
+    /// Audience sends only: at most this many messages per second (1–2,000).
+    /// What is still unsent 12 h after the execution started is excluded
+    /// (`throttleWindowExpired`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttle: Option<u32>,
 }
+
+/// How long a throttled audience send may take.
+pub const THROTTLE_WINDOW_HOURS: i64 = 12;
 
 impl Schedule {
     /// Where `now` stands relative to the window.
@@ -334,6 +342,7 @@ mod tests {
         let s = Schedule {
             start_at: Some(at(10)),
             end_at: Some(at(12)),
+            throttle: None,
         };
         assert_eq!(s.position(at(9)), WindowPosition::Before);
         assert_eq!(s.position(at(10)), WindowPosition::Inside);

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use crate::delivery_settings::DeliverySettings;
 use crate::error::FieldError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -73,6 +74,9 @@ pub struct NewChannelConfiguration {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub push: Option<Value>,
+    /// Retries, rates, connections, reply overrides, quiet hours.
+    #[serde(default)]
+    pub delivery: Option<DeliverySettings>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -91,6 +95,8 @@ pub struct ChannelConfiguration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub push: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<DeliverySettings>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -160,6 +166,9 @@ impl NewChannelConfiguration {
                 }
             }
         }
+        if let Some(d) = &self.delivery {
+            errors.extend(d.validate("/delivery"));
+        }
         errors
     }
 
@@ -178,6 +187,7 @@ impl NewChannelConfiguration {
             email: self.email,
             sms: self.sms,
             push: self.push,
+            delivery: self.delivery,
             created_at: now,
             updated_at: now,
         }

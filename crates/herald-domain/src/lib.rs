@@ -7,6 +7,7 @@ pub mod audience_execution;
 pub mod campaign;
 pub mod channel;
 pub mod content;
+pub mod delivery_settings;
 pub mod error;
 pub mod execution;
 pub mod fragment;
@@ -18,6 +19,11 @@ pub mod policy;
 pub mod profile;
 pub mod review;
 pub mod sandbox;
+// --- SMS and push channel settings
+pub mod push_settings;
+mod settings_reader;
+pub mod sms_encoding;
+pub mod sms_settings;
 // --- suppressions and business rules
 pub mod business_rule;
 pub mod suppression;

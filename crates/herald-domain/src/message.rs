@@ -19,10 +19,13 @@ pub enum MessageStatus {
     Failed,
     Bounced,
     Excluded,
+    /// The connection was lost after the content was handed over: it may
+    /// or may not have arrived. Never retried on its own; resendable.
+    Unknown,
 }
 
 impl MessageStatus {
-    pub const ALL: [MessageStatus; 7] = [
+    pub const ALL: [MessageStatus; 8] = [
         MessageStatus::Queued,
         MessageStatus::Sending,
         MessageStatus::Sent,
@@ -30,6 +33,7 @@ impl MessageStatus {
         MessageStatus::Failed,
         MessageStatus::Bounced,
         MessageStatus::Excluded,
+        MessageStatus::Unknown,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -40,6 +44,7 @@ impl MessageStatus {
             MessageStatus::Failed => "failed",
             MessageStatus::Bounced => "bounced",
             MessageStatus::Excluded => "excluded",
+            MessageStatus::Unknown => "unknown",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -75,6 +80,13 @@ pub mod reasons {
     pub const FREQUENCY_CAPPED: &str = "frequencyCapped";
     /// The profile was deleted before the message was sent.
     pub const PROFILE_DELETED: &str = "profileDeleted";
+    /// Quiet hours in `discard` mode: the send time fell inside the window.
+    pub const QUIET_HOURS: &str = "quietHours";
+    /// The provider said the push token is unregistered or invalid; the
+    /// token is removed from the profile.
+    pub const PUSH_TOKEN_INVALID: &str = "pushTokenInvalid";
+    /// A throttled audience send: still unsent 12 h after it started.
+    pub const THROTTLE_WINDOW_EXPIRED: &str = "throttleWindowExpired";
 }
 
 /// What was actually sent, kept on the message.
@@ -129,6 +141,9 @@ pub struct Message {
     /// The RFC 5322 Message-ID header, stable across retries.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub header_message_id: Option<String>,
+    /// A resend by hand: the message of the first attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resend_of: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rendered: Option<RenderedEmail>,
     pub created_at: DateTime<Utc>,
@@ -160,4 +175,10 @@ pub struct Deliverable {
     /// A proof carries its content, rendered when it was asked for.
     pub proof: Option<RenderedEmail>,
     pub created_at: DateTime<Utc>,
+    pub execution_id: String,
+    /// 0 transactional, 1 marketing.
+    pub priority: i64,
+    pub profile_id: Option<String>,
+    /// A throttled audience send's deadline.
+    pub expires_at: Option<DateTime<Utc>>,
 }

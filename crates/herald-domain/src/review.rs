@@ -229,6 +229,21 @@ pub fn review(
             "the end of the schedule has already passed",
         ));
     }
+    if let Some(t) = def.schedule.throttle {
+        if !(1..=2000).contains(&t) {
+            checks.push(Check::error(
+                "throttle_out_of_range",
+                "/schedule/throttle",
+                "throttling must be between 1 and 2,000 messages per second",
+            ));
+        } else if def.category == CampaignCategory::Transactional {
+            checks.push(Check::warning(
+                "throttle_ignored",
+                "/schedule/throttle",
+                "throttling applies to audience (marketing) sends only",
+            ));
+        }
+    }
     if def.action.tracking.opens && def.action.channel != Channel::Email {
         checks.push(Check::warning(
             "open_tracking_ignored",

@@ -431,6 +431,9 @@ pub fn feedback_status(event_status: &str) -> Option<&'static str> {
         "delivered" => "delivered",
         "bounced" => "bounce",
         "failed" => "error",
+        // Handed over, then the connection was lost: reported as an error
+        // whose failure type says so.
+        "unknown" => "error",
         // A `queued` history row is a send that will be retried.
         "queued" => "delay",
         "excluded" => "exclude",
@@ -600,6 +603,7 @@ mod tests {
     fn event_statuses_map_to_feedback_values() {
         assert_eq!(feedback_status("sent"), Some("sent"));
         assert_eq!(feedback_status("failed"), Some("error"));
+        assert_eq!(feedback_status("unknown"), Some("error"));
         assert_eq!(feedback_status("queued"), Some("delay"));
         assert_eq!(feedback_status("excluded"), Some("exclude"));
         assert_eq!(feedback_status("bounced"), Some("bounce"));

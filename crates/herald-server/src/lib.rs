@@ -85,7 +85,7 @@ impl AppState {
         self.scheduler.notify_one();
     }
 
-    fn wake_delivery(&self) {
+    pub(crate) fn wake_delivery(&self) {
         if let Some(w) = &self.wake {
             w.notify_one();
         }

@@ -30,7 +30,7 @@ use crate::routes::webhooks;
         audiences::create, audiences::list, audiences::get_one, audiences::delete, audiences::add_members, audiences::estimate,
         audience_executions::create, audience_executions::status, audience_executions::get_schedule, audience_executions::delete_schedule,
         executions::high_throughput,
-        messages::list, messages::get_one,
+        messages::list, messages::get_one, messages::resend,
         health::health,
         // --- suppressions and business rules
         suppressions::create, suppressions::list, suppressions::get_one, suppressions::delete, suppressions::check,

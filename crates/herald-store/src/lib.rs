@@ -148,7 +148,27 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
         lease: Duration,
         now: DateTime<Utc>,
-    ) -> Result<Vec<Deliverable>>;
+    ) -> Result<Vec<Deliverable>> {
+        self.claim(ClaimRequest {
+            worker: worker.to_string(),
+            limit,
+            lease,
+            now,
+            lane: Lane::Any,
+            skip_domains: Vec::new(),
+        })
+        .await
+    }
+    /// Leases due messages of one lane, most urgent first.
+    async fn claim(&self, req: ClaimRequest) -> Result<Vec<Deliverable>>;
+    /// Queues a new message for each failed or unknown one, linked to the
+    /// first attempt; the others are reported as skipped.
+    async fn resend_messages(
+        &self,
+        sandbox: &str,
+        req: ResendRequest,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Resent>>;
     /// Records delivery results; only results whose lease is still held by
     /// their worker are applied.
     async fn complete_messages(&self, outcomes: Vec<DeliveryOutcome>) -> Result<()>;

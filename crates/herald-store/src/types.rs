@@ -8,6 +8,7 @@ use herald_domain::channel::Channel;
 use herald_domain::execution::{Execution, PlannedMessage, ProfileToCreate};
 use herald_domain::message::{MessageStatus, RenderedEmail};
 use herald_domain::profile::{Identity, ProfileOrigin};
+use herald_domain::suppression::Suppression;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiKeyRecord {
@@ -66,6 +67,28 @@ pub enum OutcomeKind {
         error: String,
         rendered: Option<RenderedEmail>,
     },
+    /// The connection was lost after the content was handed over: it may
+    /// have been delivered, so it is never retried on its own.
+    Unknown {
+        error: String,
+        rendered: Option<RenderedEmail>,
+    },
+    /// Rejected for good because of the address (a hard bounce). The
+    /// address is suppressed in the same transaction.
+    Bounced {
+        error: String,
+        rendered: Option<RenderedEmail>,
+        suppression: Option<Suppression>,
+    },
+    /// Left out at send time (quiet hours, an invalid push token, the
+    /// throttling window); `reason` is the exclusion code.
+    Excluded { reason: String, detail: String },
+    /// Not attempted: waits until `until` (a rate limit, quiet hours, a
+    /// paused domain). The attempt is not counted.
+    Deferred {
+        detail: String,
+        until: DateTime<Utc>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -80,10 +103,37 @@ impl OutcomeKind {
     pub fn status(&self) -> MessageStatus {
         match self {
             OutcomeKind::Sent { .. } => MessageStatus::Sent,
-            OutcomeKind::Retry { .. } => MessageStatus::Queued,
             OutcomeKind::Failed { .. } => MessageStatus::Failed,
+            OutcomeKind::Unknown { .. } => MessageStatus::Unknown,
+            OutcomeKind::Bounced { .. } => MessageStatus::Bounced,
+            OutcomeKind::Excluded { .. } => MessageStatus::Excluded,
+            OutcomeKind::Retry { .. } | OutcomeKind::Deferred { .. } => MessageStatus::Queued,
         }
     }
+}
+
+/// Which queue a claim takes from. Transactional messages have their own
+/// lane so a marketing backlog never holds their slots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    Any,
+    /// Priority 0.
+    Transactional,
+    /// Priority 1 and above.
+    Marketing,
+}
+
+/// What `Store::claim` leases.
+#[derive(Debug, Clone)]
+pub struct ClaimRequest {
+    pub worker: String,
+    pub limit: usize,
+    pub lease: Duration,
+    pub now: DateTime<Utc>,
+    pub lane: Lane,
+    /// Email domains paused by the engine (they keep failing): their
+    /// messages stay queued.
+    pub skip_domains: Vec<String>,
 }
 
 /// Which messages `Store::list_messages` returns, in id (creation) order.
@@ -176,6 +226,10 @@ pub struct FanoutBatch {
     /// The scan is over: the execution becomes `Succeeded`.
     pub done: bool,
     pub now: DateTime<Utc>,
+    /// The campaign's throttle (messages per second) and when the
+    /// execution started: queued messages get consecutive send slots,
+    /// and those past the 12 h window are excluded.
+    pub throttle: Option<(u32, DateTime<Utc>)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -272,4 +326,38 @@ pub struct WebhookDelivery {
     pub error: Option<String>,
     pub duration_ms: i64,
     pub delivered: bool,
+}
+
+/// `Store::resend_messages`: the messages to resend and the id each new
+/// message gets (the caller makes them, so the store stays deterministic).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResendRequest {
+    pub message_ids: Vec<String>,
+    pub new_ids: Vec<String>,
+}
+
+/// What became of one message asked to be resent.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Resent {
+    pub message_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_message_id: Option<String>,
+    /// The message of the first attempt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resend_of: Option<String>,
+    /// Why it was not resent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+}
+
+impl Resent {
+    pub fn skipped(id: &str, why: &str) -> Resent {
+        Resent {
+            message_id: id.to_string(),
+            new_message_id: None,
+            resend_of: None,
+            skipped: Some(why.to_string()),
+        }
+    }
 }

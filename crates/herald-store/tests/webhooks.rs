@@ -207,6 +207,7 @@ async fn an_audience_batch_writes_the_excluded_events_with_its_messages() {
             cursor: 3,
             done: true,
             now: Utc::now(),
+            throttle: None,
         })
         .await
         .unwrap();

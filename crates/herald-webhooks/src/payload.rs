@@ -14,13 +14,21 @@ pub const ORG: &str = "herald";
 pub fn feedback(e: &WebhookEvent) -> Option<Value> {
     let status = feedback_status(&e.status)?;
     let detail = e.detail.clone().unwrap_or_default();
-    let exclusion = (status == "exclude").then(|| json!({ "code": detail, "reason": detail }));
+    // An exclusion at delivery time reads "<reason code>: <detail>".
+    let exclusion = (status == "exclude").then(|| {
+        let code = detail.split(": ").next().unwrap_or_default();
+        json!({ "code": code, "reason": detail })
+    });
     let failure = matches!(status, "error" | "delay" | "bounce").then(|| {
         json!({
             // Herald hands a message to its transport itself: the outcome
             // is known at once.
             "category": "sync",
-            "type": if status == "delay" { "Soft" } else { "Hard" },
+            "type": match e.status.as_str() {
+                "queued" => "Soft",
+                "unknown" => "Unknown",
+                _ => "Hard",
+            },
             "code": reply_code(&detail).unwrap_or_default(),
             "reason": detail,
         })
@@ -117,6 +125,16 @@ mod tests {
         let d = &p["messageDeliveryFeedback"];
         assert_eq!(d["feedbackStatus"]["value"], "exclude");
         assert_eq!(d["messageExclusion"]["reason"], "emailSuppressed");
+        assert_eq!(d["messageExclusion"]["code"], "emailSuppressed");
+        let late = feedback(&event(
+            "excluded",
+            Some("pushTokenInvalid: 410 Unregistered"),
+        ))
+        .unwrap();
+        assert_eq!(
+            late["messageDeliveryFeedback"]["messageExclusion"]["code"],
+            "pushTokenInvalid"
+        );
         assert_eq!(d["messageFailure"], Value::Null);
     }
 

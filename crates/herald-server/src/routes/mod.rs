@@ -126,6 +126,7 @@ pub fn authenticated() -> Router<AppState> {
         .route("/v1/executions/{id}", get(executions::get_one))
         .route("/v1/executions/{id}/report", get(reports::execution))
         .route("/v1/messages", get(messages::list))
+        .route("/v1/messages:resend", post(messages::resend))
         .route("/v1/messages/{id}", get(messages::get_one))
         // --- suppressions and business rules
         .route(

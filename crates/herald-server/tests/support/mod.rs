@@ -94,12 +94,34 @@ impl Resp {
 }
 
 pub async fn start() -> Server {
+    start_inner(None).await.0
+}
+
+/// A server with a delivery engine on the same store, sending through
+/// `transport` and reading time from `config.clock`.
+pub async fn start_with_engine(
+    transport: Arc<dyn herald_mail::MailTransport>,
+    config: herald_delivery::EngineConfig,
+) -> (Server, herald_delivery::EngineHandle) {
+    let (server, engine) = start_inner(Some((transport, config))).await;
+    (server, engine.expect("engine"))
+}
+
+async fn start_inner(
+    engine: Option<(
+        Arc<dyn herald_mail::MailTransport>,
+        herald_delivery::EngineConfig,
+    )>,
+) -> (Server, Option<herald_delivery::EngineHandle>) {
     let dir = tempfile::tempdir().expect("temp dir");
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).await.expect("open store"));
     ensure_admin_key(store.as_ref(), Some(ADMIN_KEY))
         .await
         .expect("admin key");
-    let state = AppState::new(store.clone(), None);
+    let engine = engine.map(|(transport, config)| {
+        herald_delivery::DeliveryEngine::new(store.clone(), transport, config).start()
+    });
+    let state = AppState::new(store.clone(), engine.as_ref().map(|e| e.waker()));
     let (stop, rx) = tokio::sync::watch::channel(false);
     // The scheduler lives as long as the test's runtime.
     std::mem::forget(stop);
@@ -112,14 +134,15 @@ pub async fn start() -> Server {
     let task = tokio::spawn(async move {
         axum::serve(listener, app).await.expect("serve");
     });
-    Server {
+    let server = Server {
         base: format!("http://{addr}"),
         client: reqwest::Client::builder().no_proxy().build().unwrap(),
         key: ADMIN_KEY.to_string(),
         store,
         _dir: dir,
         _task: task,
-    }
+    };
+    (server, engine)
 }
 
 impl Server {

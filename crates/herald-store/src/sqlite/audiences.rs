@@ -417,7 +417,8 @@ pub async fn append_fanout(
     for chunk in ids.chunks(MAX_PARAMS / 2) {
         let sql = format!(
             "SELECT profile_id FROM messages INDEXED BY messages_one_per_profile
-             WHERE execution_id = ? AND priority = 1 AND proof = 0 AND profile_id IS NOT NULL AND profile_id IN ({})",
+             WHERE execution_id = ? AND priority = 1 AND proof = 0 AND profile_id IS NOT NULL AND resend_of IS NULL
+               AND profile_id IN ({})",
             vec!["?"; chunk.len()].join(",")
         );
         let mut q = sqlx::query_scalar::<_, String>(&sql).bind(&b.execution_id);
@@ -505,22 +506,69 @@ pub async fn append_fanout(
         }
     }
 
-    // 3. The messages.
+    // 3. Throttled sends: each queued message gets the next send slot of
+    // the execution (counted in `fanouts.queued`, so a resumed batch
+    // continues the sequence); a slot past the window is an exclusion.
     let at = ms(b.now);
-    for chunk in b.messages.chunks(MAX_PARAMS / MESSAGE_COLS) {
+    let mut slots: Vec<(i64, Option<i64>)> = vec![(at, None); b.messages.len()];
+    let mut throttle_excluded: HashSet<usize> = HashSet::new();
+    if let Some((rate, started)) = b.throttle {
+        let base: i64 =
+            sqlx::query_scalar("SELECT queued FROM fanouts WHERE sandbox = ? AND execution_id = ?")
+                .bind(&b.sandbox)
+                .bind(&b.execution_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .unwrap_or(0);
+        let start = ms(started);
+        let deadline = start + herald_domain::campaign::THROTTLE_WINDOW_HOURS * 3_600_000;
+        let mut n = base;
+        for (i, m) in b.messages.iter().enumerate() {
+            if m.status != MessageStatus::Queued {
+                continue;
+            }
+            let slot = start + n * 1000 / i64::from(rate.max(1));
+            n += 1;
+            if slot >= deadline {
+                throttle_excluded.insert(i);
+            } else {
+                slots[i] = (slot.max(at), Some(deadline));
+            }
+        }
+    }
+    let queued_now = b
+        .messages
+        .iter()
+        .enumerate()
+        .filter(|(i, m)| m.status == MessageStatus::Queued && !throttle_excluded.contains(i))
+        .count() as i64;
+
+    // 4. The messages.
+    let indexed: Vec<(usize, &FanoutMessage)> = b.messages.iter().enumerate().collect();
+    for chunk in indexed.chunks(MAX_PARAMS / (MESSAGE_COLS + 1)) {
         let sql = format!(
             "INSERT OR IGNORE INTO messages (id, sandbox, execution_id, campaign_id, campaign_version, channel, user_id,
                namespace, profile_id, address, status, exclusion_reason, profile, context, priority, next_attempt_at,
-               created_at, updated_at, locale, last_error)
+               created_at, updated_at, locale, last_error, expires_at)
              VALUES {}",
             vec![
-                "(?,?,?,?,?,?,?,?,?,?,?,?,?,'{}',1,?,?,?,?,?)";
+                "(?,?,?,?,?,?,?,?,?,?,?,?,?,'{}',1,?,?,?,?,?,?)";
                 chunk.len()
             ]
             .join(",")
         );
         let mut q = sqlx::query(&sql);
-        for m in chunk {
+        for (i, m) in chunk {
+            let expired = throttle_excluded.contains(i);
+            let (status, reason) = if expired {
+                (
+                    MessageStatus::Excluded.as_str(),
+                    Some(reasons::THROTTLE_WINDOW_EXPIRED),
+                )
+            } else {
+                (m.status.as_str(), m.exclusion_reason.as_deref())
+            };
+            let (next_at, expires_at) = slots[*i];
             q = q
                 .bind(&m.message_id)
                 .bind(&b.sandbox)
@@ -532,24 +580,33 @@ pub async fn append_fanout(
                 .bind(&m.namespace)
                 .bind(&m.profile_id)
                 .bind(&m.address)
-                .bind(m.status.as_str())
-                .bind(&m.exclusion_reason)
+                .bind(status)
+                .bind(reason)
                 .bind(&m.profile)
-                .bind(at)
+                .bind(next_at)
                 .bind(at)
                 .bind(at)
                 .bind(&m.locale)
-                .bind(&m.detail);
+                .bind(&m.detail)
+                .bind(expires_at);
         }
         result.inserted += q.execute(&mut *tx).await?.rows_affected();
     }
     // The `excluded` history events of the batch (the event log feedback
     // webhooks tail). Repeats were dropped in step 1, so every excluded
     // message here was inserted just now.
-    let excluded: Vec<&FanoutMessage> = b
+    // Throttle-expired ones included, with their reason.
+    let excluded: Vec<(&FanoutMessage, Option<&str>)> = b
         .messages
         .iter()
-        .filter(|m| m.status == MessageStatus::Excluded)
+        .enumerate()
+        .filter_map(|(i, m)| {
+            if throttle_excluded.contains(&i) {
+                Some((m, Some(reasons::THROTTLE_WINDOW_EXPIRED)))
+            } else {
+                (m.status == MessageStatus::Excluded).then_some((m, m.exclusion_reason.as_deref()))
+            }
+        })
         .collect();
     for chunk in excluded.chunks(MAX_PARAMS / 4) {
         let sql = format!(
@@ -557,30 +614,27 @@ pub async fn append_fanout(
             placeholders(chunk.len(), 4)
         );
         let mut q = sqlx::query(&sql);
-        for m in chunk {
+        for (m, reason) in chunk {
             q = q
                 .bind(&m.message_id)
                 .bind(at)
                 .bind(MessageStatus::Excluded.as_str())
-                .bind(&m.exclusion_reason);
+                .bind(*reason);
         }
         q.execute(&mut *tx).await?;
     }
-    result.queued = b
-        .messages
-        .iter()
-        .filter(|m| m.status == MessageStatus::Queued)
-        .count() as u64;
+    result.queued = queued_now as u64;
 
-    // 4. The checkpoint.
+    // 5. The checkpoint.
     sqlx::query(
-        "UPDATE fanouts SET cursor = ?, targeted = targeted + ?,
+        "UPDATE fanouts SET cursor = ?, targeted = targeted + ?, queued = queued + ?,
            status = CASE WHEN ? THEN 'Succeeded' ELSE status END,
            finished_at = CASE WHEN ? THEN ? ELSE finished_at END
          WHERE sandbox = ? AND execution_id = ?",
     )
     .bind(b.cursor)
     .bind(result.inserted as i64)
+    .bind(queued_now)
     .bind(b.done)
     .bind(b.done)
     .bind(at)

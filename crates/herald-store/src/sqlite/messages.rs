@@ -59,7 +59,7 @@ pub async fn get_execution(
 }
 
 const MESSAGE_COLUMNS: &str = "id, sandbox, execution_id, campaign_id, campaign_version, channel, user_id, namespace,
-    profile_id, address, status, exclusion_reason, locale, proof, attempts, last_error, header_message_id, rendered, created_at, updated_at, sent_at";
+    profile_id, address, status, exclusion_reason, locale, proof, attempts, last_error, header_message_id, rendered, created_at, updated_at, sent_at, resend_of";
 
 fn row_to_message(r: &SqliteRow) -> Result<Message> {
     let channel: String = r.try_get("channel")?;
@@ -85,6 +85,7 @@ fn row_to_message(r: &SqliteRow) -> Result<Message> {
         attempts: r.try_get("attempts")?,
         last_error: r.try_get("last_error")?,
         header_message_id: r.try_get("header_message_id")?,
+        resend_of: r.try_get("resend_of")?,
         rendered: rendered.map(|s| from_json(&s)).transpose()?,
         created_at: time(r.try_get("created_at")?)?,
         updated_at: time(r.try_get("updated_at")?)?,

@@ -11,6 +11,7 @@ mod fragments;
 mod management;
 mod messages;
 mod profiles;
+mod resend;
 mod wal_sync;
 mod writer;
 // --- suppressions and business rules
@@ -314,22 +315,20 @@ impl Store for SqliteStore {
     ) -> Result<MessageCounts> {
         messages::count_messages(&self.read, sandbox, scope, since).await
     }
-    async fn claim_messages(
-        &self,
-        worker: &str,
-        limit: usize,
-        lease: Duration,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<Deliverable>> {
-        let worker = worker.to_string();
+    async fn claim(&self, req: ClaimRequest) -> Result<Vec<Deliverable>> {
         self.submit(|reply| Command::Claim {
-            worker,
-            limit,
-            lease,
-            now,
+            req: Box::new(req),
             reply,
         })
         .await
+    }
+    async fn resend_messages(
+        &self,
+        sandbox: &str,
+        req: ResendRequest,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Resent>> {
+        resend::resend(&mut *self.writer.lock().await, sandbox, &req, now).await
     }
     async fn complete_messages(&self, outcomes: Vec<DeliveryOutcome>) -> Result<()> {
         if outcomes.is_empty() {

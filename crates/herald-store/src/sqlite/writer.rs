@@ -13,7 +13,6 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
 use sqlx::{Row, SqliteConnection};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
@@ -61,10 +60,7 @@ impl Accept {
 pub enum Command {
     Accept(Box<Accept>, oneshot::Sender<Result<AcceptOutcome>>),
     Claim {
-        worker: String,
-        limit: usize,
-        lease: Duration,
-        now: DateTime<Utc>,
+        req: Box<ClaimRequest>,
         reply: oneshot::Sender<Result<Vec<Deliverable>>>,
     },
     Complete(Box<Completion>, oneshot::Sender<Result<()>>),
@@ -299,14 +295,8 @@ async fn apply(conn: &mut SqliteConnection, cmds: &[Command], reclaim: bool) -> 
                     .ok_or_else(|| StoreError::Corrupt("accept outcome missing".into())),
             ),
             Command::Complete(..) => Reply::Complete(Ok(())),
-            Command::Claim {
-                worker,
-                limit,
-                lease,
-                now,
-                ..
-            } => {
-                let r = claim(conn, worker, *limit, *lease, *now, !reclaimed).await?;
+            Command::Claim { req, .. } => {
+                let r = claim(conn, req, !reclaimed).await?;
                 reclaimed = true;
                 Reply::Claim(Ok(r))
             }
@@ -486,13 +476,10 @@ async fn create_profiles(conn: &mut SqliteConnection, a: &Accept) -> Result<()> 
 
 async fn claim(
     conn: &mut SqliteConnection,
-    worker: &str,
-    limit: usize,
-    lease: Duration,
-    now: DateTime<Utc>,
+    req: &ClaimRequest,
     reclaim: bool,
 ) -> Result<Vec<Deliverable>> {
-    let now_ms = ms(now);
+    let now_ms = ms(req.now);
     if reclaim {
         // A worker that died (or hung) past its lease gives its messages back.
         sqlx::query(
@@ -503,24 +490,42 @@ async fn claim(
         .execute(&mut *conn)
         .await?;
     }
-    let until = now_ms + lease.as_millis() as i64;
+    let until = now_ms + req.lease.as_millis() as i64;
+    let lane = match req.lane {
+        Lane::Any => "",
+        Lane::Transactional => "AND priority = 0",
+        Lane::Marketing => "AND priority >= 1",
+    };
+    // Paused domains are few; their names are bound, never spliced.
+    let skip = if req.skip_domains.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "AND (address IS NULL OR lower(substr(address, instr(address, '@') + 1)) NOT IN ({}))",
+            vec!["?"; req.skip_domains.len()].join(",")
+        )
+    };
     // One statement: lease the most urgent due messages and return them
     // with their execution's shared context.
-    let rows = sqlx::query(
-        "UPDATE messages SET status = 'sending', lease_owner = ?1, lease_until = ?2, attempts = attempts + 1, updated_at = ?3
-         WHERE id IN (SELECT id FROM messages WHERE status = 'queued' AND next_attempt_at <= ?3
-                      ORDER BY priority, next_attempt_at LIMIT ?4)
-         RETURNING id, sandbox, campaign_id, campaign_version, channel, address, attempts, profile, context, created_at, locale,
+    let sql = format!(
+        "UPDATE messages SET status = 'sending', lease_owner = ?, lease_until = ?, attempts = attempts + 1, updated_at = ?
+         WHERE id IN (SELECT id FROM messages WHERE status = 'queued' AND next_attempt_at <= ? {lane} {skip}
+                      ORDER BY priority, next_attempt_at LIMIT ?)
+         RETURNING id, sandbox, execution_id, campaign_id, campaign_version, channel, address, attempts, profile, context,
+                   created_at, locale, priority, profile_id, expires_at,
                    CASE WHEN proof = 1 THEN rendered END AS proof_rendered,
                    (SELECT e.context FROM executions e WHERE e.sandbox = messages.sandbox AND e.id = messages.execution_id)
-                       AS execution_context",
-    )
-    .bind(worker)
-    .bind(until)
-    .bind(now_ms)
-    .bind(limit as i64)
-    .fetch_all(&mut *conn)
-    .await?;
+                       AS execution_context"
+    );
+    let mut q = sqlx::query(&sql)
+        .bind(&req.worker)
+        .bind(until)
+        .bind(now_ms)
+        .bind(now_ms);
+    for d in &req.skip_domains {
+        q = q.bind(d);
+    }
+    let rows = q.bind(req.limit as i64).fetch_all(&mut *conn).await?;
     rows.iter()
         .map(|r| {
             let channel: String = r.try_get("channel")?;
@@ -528,6 +533,7 @@ async fn claim(
             Ok(Deliverable {
                 message_id: r.try_get("id")?,
                 sandbox: r.try_get("sandbox")?,
+                execution_id: r.try_get("execution_id")?,
                 campaign_id: r.try_get("campaign_id")?,
                 campaign_version: r.try_get("campaign_version")?,
                 channel: Channel::parse(&channel)
@@ -548,6 +554,12 @@ async fn claim(
                     .map(|s| from_json(&s))
                     .transpose()?,
                 created_at: time(r.try_get("created_at")?)?,
+                priority: r.try_get("priority")?,
+                profile_id: r.try_get("profile_id")?,
+                expires_at: r
+                    .try_get::<Option<i64>, _>("expires_at")?
+                    .map(time)
+                    .transpose()?,
             })
         })
         .collect()
@@ -557,56 +569,74 @@ async fn claim(
 /// depend on the kind and are spelled out in its SET clause.
 type OutcomeRow = (String, String, Option<String>, Option<String>, i64);
 
+/// The SET clause of each outcome kind, in the order of [`kind_index`].
+const KIND_SETS: [&str; 7] = [
+    // sent: column3 rendered, column4 header Message-ID
+    "status = 'sent', last_error = NULL, rendered = v.column3, header_message_id = v.column4,
+     sent_at = v.column5",
+    // retry: column3 error, column4 retry time
+    "status = 'queued', last_error = v.column3, next_attempt_at = CAST(v.column4 AS INTEGER)",
+    // failed: column3 error, column4 rendered
+    "status = 'failed', last_error = v.column3, rendered = COALESCE(v.column4, rendered)",
+    // unknown: as failed
+    "status = 'unknown', last_error = v.column3, rendered = COALESCE(v.column4, rendered)",
+    // bounced: as failed
+    "status = 'bounced', last_error = v.column3, rendered = COALESCE(v.column4, rendered)",
+    // excluded: column3 reason, column4 detail
+    "status = 'excluded', exclusion_reason = v.column3, last_error = v.column4",
+    // deferred: column4 the time it waits for; the attempt is given back
+    "status = 'queued', attempts = MAX(attempts - 1, 0), next_attempt_at = CAST(v.column4 AS INTEGER)",
+];
+
+fn kind_index(kind: &OutcomeKind) -> usize {
+    match kind {
+        OutcomeKind::Sent { .. } => 0,
+        OutcomeKind::Retry { .. } => 1,
+        OutcomeKind::Failed { .. } => 2,
+        OutcomeKind::Unknown { .. } => 3,
+        OutcomeKind::Bounced { .. } => 4,
+        OutcomeKind::Excluded { .. } => 5,
+        OutcomeKind::Deferred { .. } => 6,
+    }
+}
+
 /// Delivery outcomes with their rows built (and rendered messages
 /// serialized) by the caller's task, for the same reason as [`Accept`].
 pub struct Completion {
     outcomes: Vec<DeliveryOutcome>,
-    sent: Vec<OutcomeRow>,
-    retry: Vec<OutcomeRow>,
-    failed: Vec<OutcomeRow>,
+    rows: [Vec<OutcomeRow>; 7],
 }
 
 impl Completion {
     pub fn prepare(outcomes: Vec<DeliveryOutcome>) -> Result<Completion> {
-        let mut sent = Vec::new();
-        let mut retry = Vec::new();
-        let mut failed = Vec::new();
+        let mut rows: [Vec<OutcomeRow>; 7] = Default::default();
         for o in &outcomes {
             let (id, worker, at) = (o.message_id.clone(), o.worker.clone(), ms(o.at));
-            match &o.kind {
+            let (c3, c4) = match &o.kind {
                 OutcomeKind::Sent {
                     rendered,
                     header_message_id,
                     ..
-                } => sent.push((
-                    id,
-                    worker,
-                    Some(to_json(rendered)?),
-                    Some(header_message_id.clone()),
-                    at,
-                )),
-                OutcomeKind::Retry { error, retry_at } => retry.push((
-                    id,
-                    worker,
-                    Some(error.clone()),
-                    Some(ms(*retry_at).to_string()),
-                    at,
-                )),
-                OutcomeKind::Failed { error, rendered } => failed.push((
-                    id,
-                    worker,
+                } => (Some(to_json(rendered)?), Some(header_message_id.clone())),
+                OutcomeKind::Retry { error, retry_at } => {
+                    (Some(error.clone()), Some(ms(*retry_at).to_string()))
+                }
+                OutcomeKind::Failed { error, rendered }
+                | OutcomeKind::Unknown { error, rendered }
+                | OutcomeKind::Bounced {
+                    error, rendered, ..
+                } => (
                     Some(error.clone()),
                     rendered.as_ref().map(to_json).transpose()?,
-                    at,
-                )),
-            }
+                ),
+                OutcomeKind::Excluded { reason, detail } => {
+                    (Some(reason.clone()), Some(detail.clone()))
+                }
+                OutcomeKind::Deferred { until, .. } => (None, Some(ms(*until).to_string())),
+            };
+            rows[kind_index(&o.kind)].push((id, worker, c3, c4, at));
         }
-        Ok(Completion {
-            outcomes,
-            sent,
-            retry,
-            failed,
-        })
+        Ok(Completion { outcomes, rows })
     }
 }
 
@@ -617,33 +647,14 @@ async fn complete_many(conn: &mut SqliteConnection, completions: &[&Completion])
     if completions.is_empty() {
         return Ok(());
     }
-    let rows_of = |pick: fn(&Completion) -> &Vec<OutcomeRow>| -> Vec<&OutcomeRow> {
-        completions.iter().flat_map(|c| pick(c).iter()).collect()
-    };
-    let (sent, retry, failed) = (
-        rows_of(|c| &c.sent),
-        rows_of(|c| &c.retry),
-        rows_of(|c| &c.failed),
-    );
     let outcomes: Vec<&DeliveryOutcome> =
         completions.iter().flat_map(|c| c.outcomes.iter()).collect();
     let mut applied: HashSet<String> = HashSet::new();
-    let kinds: [(&str, &[&OutcomeRow]); 3] = [
-        (
-            "status = 'sent', last_error = NULL, rendered = v.column3, header_message_id = v.column4,
-             sent_at = v.column5",
-            &sent,
-        ),
-        (
-            "status = 'queued', last_error = v.column3, next_attempt_at = CAST(v.column4 AS INTEGER)",
-            &retry,
-        ),
-        (
-            "status = 'failed', last_error = v.column3, rendered = COALESCE(v.column4, rendered)",
-            &failed,
-        ),
-    ];
-    for (set, rows) in kinds {
+    for (kind, set) in KIND_SETS.iter().enumerate() {
+        let rows: Vec<&OutcomeRow> = completions
+            .iter()
+            .flat_map(|c| c.rows[kind].iter())
+            .collect();
         for chunk in rows.chunks(MAX_PARAMS / 5) {
             let sql = format!(
                 "UPDATE messages SET {set}, lease_owner = NULL, lease_until = NULL, updated_at = v.column5
@@ -661,6 +672,17 @@ async fn complete_many(conn: &mut SqliteConnection, completions: &[&Completion])
             }
         }
     }
+    // A hard bounce suppresses its address with the same commit.
+    for o in &outcomes {
+        if let OutcomeKind::Bounced {
+            suppression: Some(s),
+            ..
+        } = &o.kind
+            && applied.contains(&o.message_id)
+        {
+            super::suppressions::add(&mut *conn, s).await?;
+        }
+    }
     // History: one row per applied outcome.
     let events: Vec<(&DeliveryOutcome, MessageStatus, String)> = outcomes
         .iter()
@@ -676,6 +698,18 @@ async fn complete_many(conn: &mut SqliteConnection, completions: &[&Completion])
                     ),
                 ),
                 OutcomeKind::Failed { error, .. } => (MessageStatus::Failed, error.clone()),
+                OutcomeKind::Unknown { error, .. } => (MessageStatus::Unknown, error.clone()),
+                OutcomeKind::Bounced { error, .. } => (MessageStatus::Bounced, error.clone()),
+                OutcomeKind::Excluded { reason, detail } => {
+                    (MessageStatus::Excluded, format!("{reason}: {detail}"))
+                }
+                OutcomeKind::Deferred { detail, until } => (
+                    MessageStatus::Queued,
+                    format!(
+                        "deferred until {}: {detail}",
+                        until.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+                    ),
+                ),
             };
             (*o, status, detail)
         })

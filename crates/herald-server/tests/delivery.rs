@@ -1,0 +1,722 @@
+//! The delivery engine's scheduling, through the API with the engine on
+//! the same store: exact rates with a manual clock, quiet hours in both
+//! modes, throttled audience sends, priority lanes, a broken domain, reply
+//! overrides, max attempts and resends. The transport here records what
+//! the engine hands it and answers as each test scripts it; delivery over
+//! real SMTP servers is covered by herald-mail's and the binary's tests.
+
+mod support;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use herald_delivery::{EngineConfig, EngineHandle, ManualClock, RetryPolicy};
+use herald_mail::{Delivered, FailureClass, MailTransport, SendError};
+use support::*;
+
+/// How the scripted transport answers one recipient.
+type Script = dyn Fn(&str, usize) -> Result<(), SendError> + Send + Sync;
+
+/// Records every send (recipient, Message-ID) in order; answers by script.
+struct Recorder {
+    sent: Mutex<Vec<(String, String)>>,
+    attempts: Mutex<HashMap<String, usize>>,
+    in_flight: Mutex<HashMap<String, (usize, usize)>>,
+    delay: Mutex<HashMap<String, Duration>>,
+    script: Box<Script>,
+}
+
+impl Recorder {
+    fn new(
+        script: impl Fn(&str, usize) -> Result<(), SendError> + Send + Sync + 'static,
+    ) -> Arc<Recorder> {
+        Arc::new(Recorder {
+            sent: Mutex::new(Vec::new()),
+            attempts: Mutex::new(HashMap::new()),
+            in_flight: Mutex::new(HashMap::new()),
+            delay: Mutex::new(HashMap::new()),
+            script: Box::new(script),
+        })
+    }
+    fn ok() -> Arc<Recorder> {
+        Recorder::new(|_, _| Ok(()))
+    }
+    fn sent(&self) -> Vec<String> {
+        self.sent
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(to, _)| to.clone())
+            .collect()
+    }
+    fn count(&self) -> usize {
+        self.sent.lock().unwrap().len()
+    }
+    fn attempts_to(&self, domain: &str) -> usize {
+        self.attempts
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(to, _)| to.ends_with(domain))
+            .map(|(_, n)| n)
+            .sum()
+    }
+    fn max_in_flight(&self, domain: &str) -> usize {
+        self.in_flight
+            .lock()
+            .unwrap()
+            .get(domain)
+            .map_or(0, |v| v.1)
+    }
+}
+
+#[async_trait]
+impl MailTransport for Recorder {
+    async fn send(&self, _from: &str, to: &str, raw: &[u8]) -> Result<Delivered, SendError> {
+        let domain = to
+            .rsplit_once('@')
+            .map(|(_, d)| d.to_string())
+            .unwrap_or_default();
+        let n = {
+            let mut a = self.attempts.lock().unwrap();
+            let e = a.entry(to.to_string()).or_insert(0);
+            *e += 1;
+            *e
+        };
+        {
+            let mut f = self.in_flight.lock().unwrap();
+            let e = f.entry(domain.clone()).or_insert((0, 0));
+            e.0 += 1;
+            e.1 = e.1.max(e.0);
+        }
+        let delay = self.delay.lock().unwrap().get(&domain).copied();
+        if let Some(d) = delay {
+            tokio::time::sleep(d).await;
+        }
+        let answer = (self.script)(to, n);
+        self.in_flight.lock().unwrap().get_mut(&domain).unwrap().0 -= 1;
+        answer?;
+        let text = String::from_utf8_lossy(raw);
+        let mid = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Message-ID: "))
+            .unwrap_or_default()
+            .to_string();
+        self.sent.lock().unwrap().push((to.to_string(), mid));
+        Ok(Delivered {
+            reply: "250 2.0.0 queued".into(),
+        })
+    }
+    fn describe(&self) -> String {
+        "recorder".into()
+    }
+}
+
+fn engine_config(clock: Arc<ManualClock>) -> EngineConfig {
+    EngineConfig {
+        worker_id: "test-worker".into(),
+        idle_poll: Duration::from_millis(50),
+        linger: Duration::from_millis(1),
+        clock,
+        retry: RetryPolicy {
+            max_attempts: 5,
+            base: Duration::from_secs(1),
+            max_delay: Duration::from_secs(2),
+        },
+        ..EngineConfig::default()
+    }
+}
+
+/// A manual clock an hour ahead of the system's: messages are stamped by
+/// the API with the system time, so everything accepted is due at once,
+/// while retries, deferrals and windows follow the manual clock.
+fn ahead() -> Arc<ManualClock> {
+    Arc::new(ManualClock::new(Utc::now() + chrono::Duration::hours(1)))
+}
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+async fn start(transport: Arc<Recorder>, clock: Arc<ManualClock>) -> (Server, EngineHandle) {
+    start_with_engine(transport, engine_config(clock)).await
+}
+
+async fn config_with(s: &Server, category: &str, delivery: Value) -> String {
+    let r = s
+        .post(
+            "/v1/channel-configurations",
+            &json!({"name": format!("{category} mail"), "channel": "email", "category": category,
+                    "email": {"fromAddress": "noreply@shop.example.com"}, "delivery": delivery}),
+        )
+        .await;
+    r.ok(201)["id"].as_str().unwrap().to_string()
+}
+
+async fn transactional(s: &Server, delivery: Value) -> String {
+    let cfg = config_with(s, "transactional", delivery).await;
+    let c = s.create_campaign(&campaign_def(&cfg)).await;
+    let id = c["id"].as_str().unwrap().to_string();
+    assert_eq!(s.activate(&id).await["status"], "live");
+    id
+}
+
+/// Fires one unitary call to `addresses`; returns the execution id.
+async fn fire_to(s: &Server, campaign: &str, request: &str, addresses: &[String]) -> String {
+    let recipients: Vec<Value> = addresses
+        .iter()
+        .map(|a| json!({"type": "external", "namespace": "email", "userId": a}))
+        .collect();
+    let r = s
+        .fire(
+            &json!({"requestId": request, "campaignId": campaign, "recipients": recipients,
+                      "context": {"resetUrl": "https://x.example.com", "shop": "S"}}),
+        )
+        .await;
+    r.ok(202)["executionId"].as_str().unwrap().to_string()
+}
+
+async fn messages(s: &Server, execution: &str) -> Vec<Value> {
+    s.get(&format!("/v1/messages?executionId={execution}&limit=200"))
+        .await
+        .ok(200)["items"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+async fn eventually(what: &str, mut f: impl AsyncFnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !f().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Lets the engine run a few claim rounds (it polls every 50 ms).
+async fn settle() {
+    tokio::time::sleep(Duration::from_millis(600)).await;
+}
+
+#[tokio::test]
+async fn a_rate_of_one_per_two_minutes_sends_one_then_the_other_two_minutes_later() {
+    let clock = ahead();
+    let rec = Recorder::ok();
+    let (s, _e) = start(rec.clone(), clock.clone()).await;
+    let c = transactional(&s, json!({"rate": {"messages": 1, "perSeconds": 120}})).await;
+    let ex = fire_to(
+        &s,
+        &c,
+        "r1",
+        &["a@one.example".into(), "b@one.example".into()],
+    )
+    .await;
+    eventually("the first send", async || rec.count() == 1).await;
+    settle().await;
+    assert_eq!(rec.count(), 1, "the second must wait for the next token");
+    clock.advance(chrono::Duration::seconds(119));
+    settle().await;
+    assert_eq!(rec.count(), 1, "119 s is not 120 s");
+    clock.advance(chrono::Duration::seconds(1));
+    eventually("the second send", async || rec.count() == 2).await;
+    settle().await;
+    assert_eq!(rec.count(), 2);
+    let ms = messages(&s, &ex).await;
+    assert!(ms.iter().all(|m| m["status"] == "sent"), "{ms:?}");
+    // The wait did not cost an attempt.
+    assert!(ms.iter().all(|m| m["attempts"] == 1), "{ms:?}");
+}
+
+async fn marketing_audience(
+    s: &Server,
+    profiles: &[(&str, Option<&str>)],
+    def_extra: Value,
+    delivery: Value,
+) -> String {
+    for (email, zone) in profiles {
+        let mut attrs = json!({"person": {"name": {"firstName": "P"}},
+                               "consents": {"marketing": {"email": {"val": "y"}}}});
+        if let Some(z) = zone {
+            attrs["timeZone"] = json!(z);
+        }
+        let r = s
+            .put(
+                &format!("/v1/profiles/email/{email}"),
+                &json!({ "attributes": attrs }),
+            )
+            .await;
+        assert!(r.status == 200 || r.status == 201, "{}", r.text);
+    }
+    let a = s
+        .post(
+            "/v1/audiences",
+            &json!({"name": "everyone", "rule": "profile.person.name.firstName = \"P\""}),
+        )
+        .await;
+    let audience = a.ok(201)["id"].as_str().unwrap().to_string();
+    let cfg = config_with(s, "marketing", delivery).await;
+    let mut def = json!({
+        "name": "Newsletter",
+        "category": "marketing",
+        "action": {"channel": "email", "channelConfigurationId": cfg},
+        "content": {"email": {"subject": "News", "html": "<p>Hello</p>"}},
+        "audience": {"identityNamespace": "email", "audienceId": audience},
+    });
+    merge(&mut def, &def_extra);
+    let c = s.create_campaign(&def).await;
+    let id = c["id"].as_str().unwrap().to_string();
+    let act = s.activate(&id).await;
+    assert_eq!(act["status"], "live", "{act}");
+    id
+}
+
+async fn fire_audience(s: &Server, campaign: &str) -> String {
+    let r = s
+        .post(
+            "/ajo/im/executions/audience",
+            &json!({"requestId": "blast", "campaignId": campaign}),
+        )
+        .await;
+    let ex = r.ok(202)["executionId"].as_str().unwrap().to_string();
+    eventually("the fan-out", async || {
+        s.get(&format!("/ajo/im/executions/audience/{ex}"))
+            .await
+            .json["status"]
+            == "Succeeded"
+    })
+    .await;
+    ex
+}
+
+#[tokio::test]
+async fn quiet_hours_queue_until_the_window_ends_in_the_recipients_zone() {
+    // 21:30 UTC: 22:30 in Paris (quiet), 16:30 in New York (not).
+    let clock = Arc::new(ManualClock::new(at("2027-01-10T21:30:00Z")));
+    let rec = Recorder::ok();
+    let (s, _e) = start(rec.clone(), clock.clone()).await;
+    let c = marketing_audience(
+        &s,
+        &[("paris@a.example", Some("Europe/Paris")), ("ny@a.example", Some("America/New_York"))],
+        json!({}),
+        json!({"quietHours": {"start": "21:00", "end": "08:00", "timeZone": "UTC", "mode": "queue"}}),
+    )
+    .await;
+    let ex = fire_audience(&s, &c).await;
+    eventually("New York's message", async || {
+        rec.sent() == ["ny@a.example"]
+    })
+    .await;
+    clock.set(at("2027-01-11T06:59:00Z"));
+    settle().await;
+    assert_eq!(
+        rec.sent(),
+        ["ny@a.example"],
+        "07:59 in Paris is still quiet"
+    );
+    clock.set(at("2027-01-11T07:00:00Z"));
+    eventually("Paris's message at 08:00 local", async || rec.count() == 2).await;
+    let ms = messages(&s, &ex).await;
+    assert!(ms.iter().all(|m| m["status"] == "sent"), "{ms:?}");
+}
+
+#[tokio::test]
+async fn quiet_hours_discard_excludes_with_a_reason_the_report_counts() {
+    let clock = Arc::new(ManualClock::new(at("2027-01-10T21:30:00Z")));
+    let rec = Recorder::ok();
+    let (s, _e) = start(rec.clone(), clock.clone()).await;
+    let c = marketing_audience(
+        &s,
+        &[("paris@a.example", Some("Europe/Paris")), ("nozone@a.example", None), ("ny@a.example", Some("America/New_York"))],
+        json!({}),
+        // No profile zone: the configuration's (Tokyo, 06:30: quiet).
+        json!({"quietHours": {"start": "21:00", "end": "08:00", "timeZone": "Asia/Tokyo", "mode": "discard"}}),
+    )
+    .await;
+    let ex = fire_audience(&s, &c).await;
+    eventually("every message final", async || {
+        messages(&s, &ex)
+            .await
+            .iter()
+            .all(|m| m["status"] == "sent" || m["status"] == "excluded")
+    })
+    .await;
+    assert_eq!(rec.sent(), ["ny@a.example"]);
+    let ms = messages(&s, &ex).await;
+    let excluded: Vec<&Value> = ms.iter().filter(|m| m["status"] == "excluded").collect();
+    assert_eq!(excluded.len(), 2, "{ms:?}");
+    assert!(
+        excluded
+            .iter()
+            .all(|m| m["exclusionReason"] == "quietHours"),
+        "{ms:?}"
+    );
+    let report = s.report(&c).await;
+    assert_eq!(report["excluded"]["byReason"]["quietHours"], 2, "{report}");
+}
+
+#[tokio::test]
+async fn a_throttled_audience_send_spreads_its_messages_and_expires_after_12_hours() {
+    // Behind the system clock: nothing is due until the test says so.
+    let clock = Arc::new(ManualClock::new(Utc::now() - chrono::Duration::hours(1)));
+    let rec = Recorder::ok();
+    let (s, _e) = start(rec.clone(), clock.clone()).await;
+    let emails: Vec<String> = (0..10).map(|i| format!("p{i}@t.example")).collect();
+    let profiles: Vec<(&str, Option<&str>)> = emails.iter().map(|e| (e.as_str(), None)).collect();
+    let c = marketing_audience(
+        &s,
+        &profiles,
+        json!({"schedule": {"throttle": 2}}),
+        json!({}),
+    )
+    .await;
+    let ex = fire_audience(&s, &c).await;
+    // Each message has its own send slot, half a second apart from the
+    // execution's start.
+    let ms = messages(&s, &ex).await;
+    assert_eq!(ms.len(), 10);
+    let status = s.get(&format!("/ajo/im/executions/audience/{ex}")).await;
+    let started = DateTime::parse_from_rfc3339(status.json["createdAt"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&Utc);
+    clock.set(started + chrono::Duration::milliseconds(100));
+    settle().await;
+    let before = rec.count();
+    assert!(
+        before <= 1,
+        "the clock stands still: at most the first slot is due, {before} sent"
+    );
+    clock.advance(chrono::Duration::milliseconds(2_600));
+    settle().await;
+    let after = rec.count();
+    assert!(
+        (4..=7).contains(&after),
+        "2.6 s more at 2/s: about 5 more slots, {after} sent"
+    );
+    // Jump past the 12 h window: what is left is excluded and counted.
+    clock.advance(chrono::Duration::hours(13));
+    eventually("the rest excluded", async || {
+        messages(&s, &ex)
+            .await
+            .iter()
+            .all(|m| m["status"] != "queued" && m["status"] != "sending")
+    })
+    .await;
+    let report = s.report(&c).await;
+    let expired = report["excluded"]["byReason"]["throttleWindowExpired"]
+        .as_u64()
+        .unwrap_or(0);
+    assert_eq!(expired as usize + rec.count(), 10, "{report}");
+    assert!(expired >= 3, "{report}");
+}
+
+#[tokio::test]
+async fn throttling_is_checked_at_review() {
+    let s = support::start().await;
+    let cfg = s.email_config("marketing").await;
+    let def = json!({"name": "N", "category": "marketing",
+                     "action": {"channel": "email", "channelConfigurationId": cfg},
+                     "content": {"email": {"subject": "S", "html": "<p>x</p>"}},
+                     "audience": {"identityNamespace": "email"},
+                     "schedule": {"throttle": 5000}});
+    let c = s.create_campaign(&def).await;
+    let id = c["id"].as_str().unwrap();
+    let r = s.post_empty(&format!("/v1/campaigns/{id}/review")).await;
+    let checks = r.json["checks"].as_array().cloned().unwrap_or_default();
+    assert!(
+        checks
+            .iter()
+            .any(|c| c["path"] == "/schedule/throttle" || c["pointer"] == "/schedule/throttle"),
+        "{}",
+        r.text
+    );
+}
+
+#[tokio::test]
+async fn a_broken_domain_does_not_hold_the_slots_of_healthy_ones() {
+    let clock = ahead();
+    let rec = Recorder::new(|to, _| {
+        if to.ends_with("@broken.example") {
+            Err(SendError::new(
+                FailureClass::Transient,
+                Some(451),
+                "451 4.4.1 try again later",
+            ))
+        } else {
+            Ok(())
+        }
+    });
+    rec.delay
+        .lock()
+        .unwrap()
+        .insert("broken.example".into(), Duration::from_secs(2));
+    let mut config = engine_config(clock.clone());
+    config.per_domain_concurrency = 4;
+    let (s, _e) = start_with_engine(rec.clone(), config).await;
+    let c = transactional(&s, json!({})).await;
+    // 10,000 healthy messages with broken ones among them.
+    let mut calls = Vec::new();
+    for call in 0..500 {
+        let mut to: Vec<String> = (0..19)
+            .map(|i| format!("u{call}-{i}@ok{}.example", call % 7))
+            .collect();
+        to.push(format!("u{call}@broken.example"));
+        calls.push(to);
+    }
+    let healthy: usize = calls.iter().map(|c| c.len() - 1).sum();
+    let s = Arc::new(s);
+    let mut tasks = Vec::new();
+    for (i, to) in calls.into_iter().enumerate() {
+        let s = s.clone();
+        let c = c.clone();
+        tasks.push(tokio::spawn(async move {
+            fire_to(&s, &c, &format!("r{i}"), &to).await;
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    eventually("every healthy message", async || {
+        rec.sent()
+            .iter()
+            .filter(|t| !t.ends_with("broken.example"))
+            .count()
+            == 9_500
+    })
+    .await;
+    let broken_attempts = rec.attempts_to("broken.example");
+    println!(
+        "healthy sent: 9500 of {healthy}; attempts to the broken domain meanwhile: {broken_attempts}; \
+         most in flight to it: {}",
+        rec.max_in_flight("broken.example")
+    );
+    assert!(
+        rec.max_in_flight("broken.example") <= 4,
+        "the per-domain cap holds"
+    );
+    // The breaker paused it after a few failures in a row: the 500
+    // messages to it were not each tried while the others waited.
+    assert!(
+        broken_attempts < 50,
+        "{broken_attempts} attempts to a domain that keeps failing"
+    );
+    let report = s.report(&c).await;
+    assert_eq!(report["failed"].as_u64().unwrap_or(0), 0, "{report}");
+}
+
+#[tokio::test]
+async fn transactional_messages_go_before_a_queued_marketing_backlog() {
+    let clock = ahead();
+    let rec = Recorder::ok();
+    // Slow sends so the marketing backlog takes a while to drain.
+    rec.delay
+        .lock()
+        .unwrap()
+        .insert("m.example".into(), Duration::from_millis(20));
+    let mut config = engine_config(clock.clone());
+    config.concurrency = 8;
+    config.transactional_concurrency = 4;
+    let (s, _e) = start_with_engine(rec.clone(), config).await;
+    let emails: Vec<String> = (0..300).map(|i| format!("p{i}@m.example")).collect();
+    let profiles: Vec<(&str, Option<&str>)> = emails.iter().map(|e| (e.as_str(), None)).collect();
+    let m = marketing_audience(&s, &profiles, json!({}), json!({})).await;
+    fire_audience(&s, &m).await;
+    eventually("the marketing drain to start", async || rec.count() > 10).await;
+    let t = transactional(&s, json!({})).await;
+    fire_to(&s, &t, "urgent", &["vip@t.example".into()]).await;
+    eventually("the transactional message", async || {
+        rec.sent().contains(&"vip@t.example".to_string())
+    })
+    .await;
+    let position = rec
+        .sent()
+        .iter()
+        .position(|t| t == "vip@t.example")
+        .unwrap();
+    println!(
+        "transactional message sent at position {position} of a 300-message marketing backlog"
+    );
+    assert!(
+        position < 150,
+        "sent at position {position}: it waited for the backlog"
+    );
+}
+
+#[tokio::test]
+async fn reply_overrides_turn_a_throttling_5xx_into_a_retry_and_max_attempts_end_retries() {
+    let clock = ahead();
+    let rec = Recorder::new(|to, n| {
+        if to.starts_with("throttled") && n == 1 {
+            Err(SendError::new(
+                FailureClass::Permanent,
+                Some(550),
+                "550 5.7.1 Rate limit exceeded, slow down",
+            ))
+        } else if to.starts_with("always") {
+            Err(SendError::new(
+                FailureClass::Transient,
+                Some(451),
+                "451 4.3.0 busy",
+            ))
+        } else {
+            Ok(())
+        }
+    });
+    let (s, _e) = start(rec.clone(), clock.clone()).await;
+    let c = transactional(
+        &s,
+        json!({"maxAttempts": 2, "retryBaseSeconds": 1,
+               "replyOverrides": [{"pattern": "rate limit|throttl", "class": "transient"}]}),
+    )
+    .await;
+    let ex = fire_to(
+        &s,
+        &c,
+        "r",
+        &["throttled@x.example".into(), "always@y.example".into()],
+    )
+    .await;
+    eventually("the first attempts", async || {
+        messages(&s, &ex)
+            .await
+            .iter()
+            .all(|m| m["status"] == "queued" && m["attempts"] == 1)
+    })
+    .await;
+    clock.advance(chrono::Duration::seconds(5));
+    eventually("both final", async || {
+        messages(&s, &ex)
+            .await
+            .iter()
+            .all(|m| m["status"] == "sent" || m["status"] == "failed")
+    })
+    .await;
+    let ms = messages(&s, &ex).await;
+    let by: HashMap<String, &Value> = ms
+        .iter()
+        .map(|m| (m["userId"].as_str().unwrap().to_string(), m))
+        .collect();
+    assert_eq!(by["throttled@x.example"]["status"], "sent");
+    assert_eq!(by["throttled@x.example"]["attempts"], 2);
+    assert_eq!(by["always@y.example"]["status"], "failed");
+    assert_eq!(by["always@y.example"]["attempts"], 2);
+    assert!(
+        by["always@y.example"]["lastError"]
+            .as_str()
+            .unwrap()
+            .contains("gave up after 2 attempts"),
+        "{ms:?}"
+    );
+}
+
+#[tokio::test]
+async fn failed_messages_are_listed_and_resent_with_a_link_to_the_first_attempt() {
+    let clock = ahead();
+    let rec = Recorder::new(|_, n| {
+        if n == 1 {
+            Err(SendError::new(
+                FailureClass::Permanent,
+                Some(554),
+                "554 5.7.1 message refused",
+            ))
+        } else {
+            Ok(())
+        }
+    });
+    let (s, _e) = start(rec.clone(), clock.clone()).await;
+    let c = transactional(&s, json!({})).await;
+    let ex = fire_to(&s, &c, "r", &["a@x.example".into(), "b@x.example".into()]).await;
+    eventually("both failed", async || {
+        messages(&s, &ex)
+            .await
+            .iter()
+            .all(|m| m["status"] == "failed")
+    })
+    .await;
+    let failed = s
+        .get(&format!("/v1/messages?status=failed&campaignId={c}"))
+        .await;
+    let items = failed.ok(200)["items"].as_array().unwrap().clone();
+    assert_eq!(items.len(), 2);
+    let first = items[0]["messageId"].as_str().unwrap().to_string();
+    // Single resend by id.
+    let r = s
+        .post("/v1/messages:resend", &json!({"messageIds": [first]}))
+        .await;
+    let body = r.ok(202).clone();
+    assert_eq!(body["resent"], 1, "{body}");
+    let new_id = body["items"][0]["newMessageId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(body["items"][0]["resendOf"], first.as_str());
+    eventually("the resend delivered", async || {
+        s.get(&format!("/v1/messages/{new_id}")).await.json["status"] == "sent"
+    })
+    .await;
+    let m = s.get(&format!("/v1/messages/{new_id}")).await;
+    assert_eq!(m.json["resendOf"], first.as_str());
+    // The first attempt keeps its record.
+    assert_eq!(
+        s.get(&format!("/v1/messages/{first}")).await.json["status"],
+        "failed"
+    );
+    // Bulk: the campaign's failed messages (the other one) — a sent message
+    // and the already resent one are not resent twice.
+    let r = s
+        .post("/v1/messages:resend", &json!({"campaignId": c}))
+        .await;
+    let body = r.ok(202).clone();
+    assert_eq!(body["resent"], 2, "both failed messages again: {body}");
+    let r = s
+        .post("/v1/messages:resend", &json!({"messageIds": [new_id]}))
+        .await;
+    assert_eq!(r.ok(202)["skipped"], 1, "a sent message is not resendable");
+    // Bad requests name the field.
+    s.post("/v1/messages:resend", &json!({}))
+        .await
+        .problem(400, Some("/messageIds"));
+    s.post(
+        "/v1/messages:resend",
+        &json!({"campaignId": c, "status": "sent"}),
+    )
+    .await
+    .problem(400, Some("/status"));
+    s.post("/v1/messages:resend", &json!({"messageIds": "x"}))
+        .await
+        .problem(400, Some("/messageIds"));
+}
+
+#[tokio::test]
+async fn delivery_settings_are_validated_with_pointers() {
+    let s = support::start().await;
+    let r = s
+        .post(
+            "/v1/channel-configurations",
+            &json!({"name": "m", "channel": "email", "email": {"fromAddress": "a@b.example"},
+                    "delivery": {"maxAttempts": 0, "rate": {"messages": 1, "perSeconds": 0},
+                                 "replyOverrides": [{"pattern": "(", "class": "transient"}],
+                                 "quietHours": {"start": "9", "end": "08:00", "timeZone": "Nowhere"}}}),
+        )
+        .await;
+    r.problem(400, Some("/delivery/maxAttempts"));
+    let pointers = r.pointers();
+    for p in [
+        "/delivery/rate/perSeconds",
+        "/delivery/replyOverrides/0/pattern",
+        "/delivery/quietHours/start",
+        "/delivery/quietHours/timeZone",
+    ] {
+        assert!(
+            pointers.contains(&p.to_string()),
+            "{p} missing in {pointers:?}"
+        );
+    }
+}
