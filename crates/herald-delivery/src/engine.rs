@@ -122,6 +122,10 @@ enum Attempt {
         class: FailureClass,
         error: String,
         rendered: Option<RenderedEmail>,
+        /// The destination's server answered (a reply code), as opposed to
+        /// a fault on the way (connection refused, a relay down): only the
+        /// former counts against the destination domain.
+        from_server: bool,
     },
     /// Decided without a retry policy (e.g. an invalid push token).
     Outcome(OutcomeKind),
@@ -430,6 +434,7 @@ impl DeliveryEngine {
                 class: FailureClass::Permanent,
                 error: format!("this node has no {} transport", other.as_str()),
                 rendered: None,
+                from_server: false,
             },
         };
         self.conclude(m, &gate, domain.as_deref(), attempt)
@@ -444,7 +449,7 @@ impl DeliveryEngine {
         domain: Option<&str>,
         attempt: Attempt,
     ) -> OutcomeKind {
-        let (class, error, rendered) = match attempt {
+        let (class, error, rendered, from_server) = match attempt {
             Attempt::Outcome(k) => return k,
             Attempt::Sent {
                 reply,
@@ -464,7 +469,8 @@ impl DeliveryEngine {
                 class,
                 error,
                 rendered,
-            } => (class, error, rendered),
+                from_server,
+            } => (class, error, rendered, from_server),
         };
         // A configured pattern wins over the reply code, except for an
         // unknown outcome: that one may have been delivered.
@@ -475,7 +481,7 @@ impl DeliveryEngine {
         };
         match class {
             FailureClass::Transient => {
-                if let Some(d) = domain
+                if let Some(d) = domain.filter(|_| from_server)
                     && let Some(until) = self.domains.failed(d, self.now())
                 {
                     warn!(domain = d, %until, "destination domain keeps failing; paused");
@@ -521,6 +527,7 @@ impl DeliveryEngine {
                     class: FailureClass::Permanent,
                     error,
                     rendered: None,
+                    from_server: false,
                 };
             }
         };
@@ -546,6 +553,7 @@ impl DeliveryEngine {
                     class: FailureClass::Permanent,
                     error: format!("cannot build the email: {e}"),
                     rendered: Some(rendered),
+                    from_server: false,
                 };
             }
         };
@@ -563,6 +571,7 @@ impl DeliveryEngine {
                 class: e.class,
                 error: e.to_string(),
                 rendered: Some(rendered),
+                from_server: e.code.is_some(),
             },
         }
     }
@@ -614,6 +623,7 @@ impl DeliveryEngine {
                     class: channel_class(e.class),
                     error: e.to_string(),
                     rendered: Some(rendered),
+                    from_server: false,
                 }
             }
         }
@@ -674,6 +684,7 @@ impl DeliveryEngine {
                 class: channel_class(e.class),
                 error: e.to_string(),
                 rendered: Some(rendered),
+                from_server: false,
             },
         }
     }
@@ -714,6 +725,7 @@ fn permanent(error: String) -> Attempt {
         class: FailureClass::Permanent,
         error,
         rendered: None,
+        from_server: false,
     }
 }
 

@@ -34,3 +34,5 @@ pub mod import;
 pub mod token;
 
 pub use error::FieldError;
+// --- feedback webhooks
+pub mod webhook;

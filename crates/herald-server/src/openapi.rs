@@ -13,6 +13,8 @@ use crate::routes::{
 // --- suppressions and business rules
 use crate::routes::{business_rules, suppressions};
 use crate::routes::{identity_namespaces, profile_import};
+// --- feedback webhooks
+use crate::routes::webhooks;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -36,7 +38,10 @@ use crate::routes::{identity_namespaces, profile_import};
         // --- profiles and identity namespaces
         profiles::list, profiles::delete, profile_import::import,
         identity_namespaces::create, identity_namespaces::list, identity_namespaces::get_one,
+        // --- feedback webhooks
+        webhooks::create, webhooks::list, webhooks::get_one, webhooks::patch, webhooks::delete, webhooks::deliveries,
     ),
+    components(schemas(herald_store::WebhookDelivery)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]

@@ -230,7 +230,10 @@ async fn a_rate_of_one_per_two_minutes_sends_one_then_the_other_two_minutes_late
     settle().await;
     assert_eq!(rec.count(), 2);
     eventually("both recorded as sent", async || {
-        messages(&s, &ex).await.iter().all(|m| m["status"] == "sent")
+        messages(&s, &ex)
+            .await
+            .iter()
+            .all(|m| m["status"] == "sent")
     })
     .await;
     let ms = messages(&s, &ex).await;
@@ -328,7 +331,10 @@ async fn quiet_hours_queue_until_the_window_ends_in_the_recipients_zone() {
     eventually("Paris's message at 08:00 local", async || rec.count() == 2).await;
     // The transport saw it; the outcome is recorded a moment later.
     eventually("both recorded as sent", async || {
-        messages(&s, &ex).await.iter().all(|m| m["status"] == "sent")
+        messages(&s, &ex)
+            .await
+            .iter()
+            .all(|m| m["status"] == "sent")
     })
     .await;
 }

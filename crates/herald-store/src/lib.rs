@@ -315,4 +315,60 @@ pub trait Store: Send + Sync + 'static {
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<bool>;
+    // --- feedback webhooks
+    /// Stores a webhook with its cursor at the last event so far (it hears
+    /// of events from its creation on).
+    async fn insert_webhook(&self, w: &herald_domain::webhook::Webhook) -> Result<()>;
+    async fn get_webhook(
+        &self,
+        sandbox: &str,
+        id: &str,
+    ) -> Result<Option<herald_domain::webhook::Webhook>>;
+    async fn list_webhooks(&self, sandbox: &str) -> Result<Vec<herald_domain::webhook::Webhook>>;
+    /// Replaces a webhook (its cursor stays); false when there is none.
+    async fn update_webhook(&self, w: &herald_domain::webhook::Webhook) -> Result<bool>;
+    /// Deletes the webhook, its cursor and its delivery log; false when
+    /// there was none.
+    async fn delete_webhook(&self, sandbox: &str, id: &str) -> Result<bool>;
+    /// Every enabled webhook of every sandbox, with its cursor.
+    async fn enabled_webhooks(&self) -> Result<Vec<WebhookCursor>>;
+    /// The enabled webhooks `owner` may work on: leased to it until
+    /// `now + lease`, taken when free or expired, renewed when less than
+    /// half the lease is left (so an idle poll does not write).
+    async fn lease_webhooks(
+        &self,
+        owner: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<WebhookCursor>>;
+    /// The events after `after` (up to `limit` scanned) that concern a
+    /// webhook of `sandbox` on `channels`: messages of campaign versions with
+    /// `webhooksEnabled`, proofs left out; in seq order.
+    async fn webhook_events(
+        &self,
+        sandbox: &str,
+        channels: &[Channel],
+        after: i64,
+        limit: usize,
+    ) -> Result<WebhookEventPage>;
+    /// Records an attempt and, when given, moves the webhook's cursor
+    /// forward to `advance_to` (never back), in one transaction. `attempt`
+    /// may be `None` to only move the cursor.
+    async fn record_webhook_attempt(
+        &self,
+        sandbox: &str,
+        webhook_id: &str,
+        attempt: Option<&WebhookDelivery>,
+        advance_to: Option<i64>,
+    ) -> Result<()>;
+    /// The delivery log, newest first, ids below `before` when given.
+    async fn list_webhook_deliveries(
+        &self,
+        sandbox: &str,
+        webhook_id: &str,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<WebhookDelivery>>;
+    /// The webhook's cursor (None when the webhook does not exist).
+    async fn webhook_cursor(&self, sandbox: &str, webhook_id: &str) -> Result<Option<i64>>;
 }

@@ -264,6 +264,70 @@ pub enum ScheduleDeletion {
     AlreadyFired(String),
 }
 
+// --- feedback webhooks
+
+/// One message event as a feedback webhook sees it: the history row
+/// joined to its message, execution and campaign version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookEvent {
+    pub seq: i64,
+    pub message_id: String,
+    pub at: DateTime<Utc>,
+    /// The history row's status (`sent`, `queued`, `failed`, `excluded`, …).
+    pub status: String,
+    pub detail: Option<String>,
+    pub sandbox: String,
+    pub execution_id: String,
+    pub request_id: Option<String>,
+    pub campaign_id: String,
+    pub campaign_version: i64,
+    pub channel: Channel,
+    /// 0 transactional, 1 marketing.
+    pub priority: i64,
+    pub namespace: String,
+    pub user_id: String,
+    /// How many retries (`queued` events) the message had before this one.
+    pub retry_count: i64,
+}
+
+/// The next events after a cursor. `scanned_to` is the last seq looked at:
+/// the events between the cursor and it that are not in `events` do not
+/// concern the webhook (another sandbox or channel, a campaign without
+/// webhooks, a proof), so the cursor may move past them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WebhookEventPage {
+    pub events: Vec<WebhookEvent>,
+    pub scanned_to: Option<i64>,
+}
+
+/// An enabled webhook with its cursor (the dispatcher's work list).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookCursor {
+    pub webhook: herald_domain::webhook::Webhook,
+    pub seq: i64,
+}
+
+/// One attempt to deliver one event to one webhook.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookDelivery {
+    /// Increasing; the delivery log pages by it (newest first).
+    pub id: i64,
+    #[serde(skip)]
+    pub sandbox: String,
+    #[serde(skip)]
+    pub webhook_id: String,
+    pub event_seq: i64,
+    pub message_id: String,
+    /// 1 for the first try of this event.
+    pub attempt: i64,
+    pub at: DateTime<Utc>,
+    pub status_code: Option<u16>,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+    pub delivered: bool,
+}
+
 /// `Store::resend_messages`: the messages to resend and the id each new
 /// message gets (the caller makes them, so the store stays deterministic).
 #[derive(Debug, Clone, PartialEq)]

@@ -47,6 +47,10 @@ pub struct ServeArgs {
     /// needs its own).
     #[arg(long, env = "HERALD_WORKER_ID")]
     pub worker_id: Option<String>,
+    /// First retry delay of a failing feedback-webhook call, in seconds
+    /// (doubles per failure, at most an hour).
+    #[arg(long, env = "HERALD_WEBHOOK_RETRY_BASE_SECONDS")]
+    pub webhook_retry_base_seconds: Option<f64>,
     /// Mount POST /_bench/noop (the benchmark's baseline handler).
     #[arg(long, env = "HERALD_BENCH_NOOP", hide = true)]
     pub bench_noop: bool,
@@ -66,6 +70,7 @@ struct FileConfig {
     max_attempts: Option<i64>,
     log_format: Option<String>,
     worker_id: Option<String>,
+    webhook_retry_base_seconds: Option<f64>,
 }
 
 #[derive(Debug, Clone)]
@@ -83,6 +88,7 @@ pub struct Settings {
     pub no_delivery: bool,
     /// `None`: the id kept in `data_dir/node-id`.
     pub worker_id: Option<String>,
+    pub webhook_retry_base_seconds: f64,
 }
 
 impl Settings {
@@ -132,12 +138,21 @@ impl Settings {
                 .or(file.worker_id)
                 .map(|w| w.trim().to_string())
                 .filter(|w| !w.is_empty()),
+            webhook_retry_base_seconds: args
+                .webhook_retry_base_seconds
+                .or(file.webhook_retry_base_seconds)
+                .unwrap_or(1.0),
         };
         if settings.smtp_pool == 0 {
             settings.smtp_pool = settings.delivery_concurrency.min(u32::MAX as usize) as u32;
         }
         if settings.delivery_concurrency == 0 {
             anyhow::bail!("delivery_concurrency must be at least 1");
+        }
+        if !(settings.webhook_retry_base_seconds.is_finite()
+            && settings.webhook_retry_base_seconds > 0.0)
+        {
+            anyhow::bail!("webhook_retry_base_seconds must be a positive number");
         }
         if !(settings.retry_base_seconds.is_finite() && settings.retry_base_seconds > 0.0) {
             anyhow::bail!("retry_base_seconds must be a positive number");

@@ -45,20 +45,21 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     );
     info!(data_dir = %settings.data_dir.display(), "store opened (SQLite, WAL; every write fsync'd before it is answered)");
 
+    // Names this node's delivery and webhook leases.
+    let worker_id = match &settings.worker_id {
+        Some(w) => w.clone(),
+        None => node_id(&settings.data_dir)?,
+    };
     let engine = if settings.no_delivery {
         info!("API-only node (--no-delivery): messages are stored for other nodes to deliver");
         None
     } else {
-        let worker_id = match &settings.worker_id {
-            Some(w) => w.clone(),
-            None => node_id(&settings.data_dir)?,
-        };
         Some(
             DeliveryEngine::new(
                 store.clone() as Arc<dyn Store>,
                 transport,
                 EngineConfig {
-                    worker_id,
+                    worker_id: worker_id.clone(),
                     concurrency: settings.delivery_concurrency,
                     retry: RetryPolicy {
                         max_attempts: settings.max_attempts,
@@ -98,7 +99,23 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     // Audience executions left in progress by a previous process resume
     // from their checkpoints; the scheduler fires due schedules.
     let (stop_background, background_rx) = tokio::sync::watch::channel(false);
-    let resumed = state.start_background(background_rx).await?;
+    let resumed = state.start_background(background_rx.clone()).await?;
+    // Feedback webhooks run where messages are delivered: an API-only node
+    // leaves them to the delivery nodes.
+    let webhooks = if settings.no_delivery {
+        None
+    } else {
+        let config = herald_webhooks::DispatcherConfig {
+            retry_base: Duration::from_secs_f64(settings.webhook_retry_base_seconds),
+            node_id: worker_id.clone(),
+            ..herald_webhooks::DispatcherConfig::default()
+        };
+        Some(
+            herald_webhooks::Dispatcher::new(store.clone() as Arc<dyn Store>, config)
+                .context("cannot start the webhook dispatcher")?
+                .start(background_rx),
+        )
+    };
     if resumed > 0 {
         info!(resumed, "resumed audience executions");
     }
@@ -130,6 +147,10 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         } => warn!(grace_s = SHUTDOWN_GRACE.as_secs(), "requests still open after the grace period; closing them"),
     }
     let _ = stop_background.send(true);
+    if let Some(w) = webhooks {
+        // Bounded by the per-request timeout.
+        let _ = w.await;
+    }
     info!("HTTP server stopped; finishing in-flight sends");
     if let Some(engine) = engine {
         engine.shutdown().await;

@@ -18,6 +18,8 @@ pub mod suppressions;
 // --- profiles and identity namespaces
 pub mod identity_namespaces;
 pub mod profile_import;
+// --- feedback webhooks
+pub mod webhooks;
 
 use axum::Router;
 use axum::routing::{get, post, put};
@@ -157,6 +159,15 @@ pub fn authenticated() -> Router<AppState> {
         )
         .route("/v1/profiles", get(profiles::list))
         .route("/v1/profiles:import", post(profile_import::import))
+        // --- feedback webhooks
+        .route("/v1/webhooks", post(webhooks::create).get(webhooks::list))
+        .route(
+            "/v1/webhooks/{id}",
+            get(webhooks::get_one)
+                .patch(webhooks::patch)
+                .delete(webhooks::delete),
+        )
+        .route("/v1/webhooks/{id}/deliveries", get(webhooks::deliveries))
 }
 
 /// Health and the like: no key.

@@ -595,6 +595,37 @@ pub async fn append_fanout(
         }
         result.inserted += q.execute(&mut *tx).await?.rows_affected();
     }
+    // The `excluded` history events of the batch (the event log feedback
+    // webhooks tail). Repeats were dropped in step 1, so every excluded
+    // message here was inserted just now.
+    // Throttle-expired ones included, with their reason.
+    let excluded: Vec<(&FanoutMessage, Option<&str>)> = b
+        .messages
+        .iter()
+        .enumerate()
+        .filter_map(|(i, m)| {
+            if throttle_excluded.contains(&i) {
+                Some((m, Some(reasons::THROTTLE_WINDOW_EXPIRED)))
+            } else {
+                (m.status == MessageStatus::Excluded).then_some((m, m.exclusion_reason.as_deref()))
+            }
+        })
+        .collect();
+    for chunk in excluded.chunks(MAX_PARAMS / 4) {
+        let sql = format!(
+            "INSERT INTO message_events (message_id, at, status, detail) VALUES {}",
+            placeholders(chunk.len(), 4)
+        );
+        let mut q = sqlx::query(&sql);
+        for (m, reason) in chunk {
+            q = q
+                .bind(&m.message_id)
+                .bind(at)
+                .bind(MessageStatus::Excluded.as_str())
+                .bind(*reason);
+        }
+        q.execute(&mut *tx).await?;
+    }
     result.queued = queued_now as u64;
 
     // 5. The checkpoint.

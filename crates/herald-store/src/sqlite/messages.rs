@@ -142,22 +142,33 @@ pub async fn get_message(pool: &SqlitePool, sandbox: &str, id: &str) -> Result<O
     .await?;
     let Some(row) = row else { return Ok(None) };
     let mut message = row_to_message(&row)?;
-    // The creation itself is the first entry; later transitions are rows.
-    message.history.push(MessageEvent {
-        at: message.created_at,
-        status: if message.status == MessageStatus::Excluded {
-            MessageStatus::Excluded
-        } else {
-            MessageStatus::Queued
-        },
-        detail: message.exclusion_reason.clone(),
-    });
     let events = sqlx::query(
         "SELECT at, status, detail FROM message_events WHERE message_id = ?1 ORDER BY seq",
     )
     .bind(id)
     .fetch_all(pool)
     .await?;
+    // The creation itself is the first entry; later transitions are rows.
+    // An excluded message has its own `excluded` row (since the feedback
+    // webhooks' event log), older ones only the creation.
+    let excluded_row = message.status == MessageStatus::Excluded
+        && events
+            .first()
+            .map(|e| e.try_get::<String, _>("status"))
+            .transpose()?
+            .as_deref()
+            == Some(MessageStatus::Excluded.as_str());
+    if !excluded_row {
+        message.history.push(MessageEvent {
+            at: message.created_at,
+            status: if message.status == MessageStatus::Excluded {
+                MessageStatus::Excluded
+            } else {
+                MessageStatus::Queued
+            },
+            detail: message.exclusion_reason.clone(),
+        });
+    }
     for e in events {
         let status: String = e.try_get("status")?;
         message.history.push(MessageEvent {

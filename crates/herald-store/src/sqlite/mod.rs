@@ -17,6 +17,8 @@ mod writer;
 // --- suppressions and business rules
 mod business_rules;
 mod suppressions;
+// --- feedback webhooks
+mod webhooks;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -568,6 +570,84 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<crate::ImportBatchResult> {
         profiles::import_profiles(&mut *self.writer.lock().await, sandbox, rows, now).await
+    }
+    // --- feedback webhooks
+    async fn insert_webhook(&self, w: &herald_domain::webhook::Webhook) -> Result<()> {
+        webhooks::insert(&mut *self.writer.lock().await, w).await
+    }
+    async fn get_webhook(
+        &self,
+        sandbox: &str,
+        id: &str,
+    ) -> Result<Option<herald_domain::webhook::Webhook>> {
+        webhooks::get(&self.read, sandbox, id).await
+    }
+    async fn list_webhooks(&self, sandbox: &str) -> Result<Vec<herald_domain::webhook::Webhook>> {
+        webhooks::list(&self.read, sandbox).await
+    }
+    async fn update_webhook(&self, w: &herald_domain::webhook::Webhook) -> Result<bool> {
+        webhooks::update(&mut *self.writer.lock().await, w).await
+    }
+    async fn delete_webhook(&self, sandbox: &str, id: &str) -> Result<bool> {
+        webhooks::delete(&mut *self.writer.lock().await, sandbox, id).await
+    }
+    async fn enabled_webhooks(&self) -> Result<Vec<WebhookCursor>> {
+        webhooks::enabled(&self.read).await
+    }
+    async fn lease_webhooks(
+        &self,
+        owner: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<WebhookCursor>> {
+        if webhooks::leases_to_take(&self.read, owner, lease, now).await? {
+            webhooks::take_leases(&mut *self.writer.lock().await, owner, lease, now).await?;
+        }
+        webhooks::leased(&self.read, owner, now).await
+    }
+    async fn webhook_events(
+        &self,
+        sandbox: &str,
+        channels: &[Channel],
+        after: i64,
+        limit: usize,
+    ) -> Result<WebhookEventPage> {
+        let page = webhooks::events(&self.read, sandbox, channels, after, limit).await?;
+        if page.scanned_to.is_some() {
+            // A reader can see a commit before its WAL fsync. Reporting an
+            // event (or moving a cursor past one) that a power cut could
+            // still take back would let its seq be reused unseen.
+            self.sync.barrier().await?;
+        }
+        Ok(page)
+    }
+    async fn record_webhook_attempt(
+        &self,
+        sandbox: &str,
+        webhook_id: &str,
+        attempt: Option<&WebhookDelivery>,
+        advance_to: Option<i64>,
+    ) -> Result<()> {
+        webhooks::record_attempt(
+            &mut *self.writer.lock().await,
+            sandbox,
+            webhook_id,
+            attempt,
+            advance_to,
+        )
+        .await
+    }
+    async fn list_webhook_deliveries(
+        &self,
+        sandbox: &str,
+        webhook_id: &str,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<WebhookDelivery>> {
+        webhooks::deliveries(&self.read, sandbox, webhook_id, before, limit).await
+    }
+    async fn webhook_cursor(&self, sandbox: &str, webhook_id: &str) -> Result<Option<i64>> {
+        webhooks::cursor(&self.read, sandbox, webhook_id).await
     }
 }
 

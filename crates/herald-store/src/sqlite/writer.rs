@@ -419,6 +419,28 @@ async fn accept_many(conn: &mut SqliteConnection, news: &[&Accept]) -> Result<Ve
         }
         q.execute(&mut *conn).await?;
     }
+    // 5. One `excluded` history event per excluded message, in the same
+    //    transaction: the event log (which feedback webhooks tail) then
+    //    holds every outcome, exclusions included.
+    let excluded: Vec<&MessageRow<'_>> = rows
+        .iter()
+        .filter(|(_, m, _)| m.status == MessageStatus::Excluded)
+        .collect();
+    for chunk in excluded.chunks(MAX_PARAMS / 4) {
+        let sql = format!(
+            "INSERT INTO message_events (message_id, at, status, detail) VALUES {}",
+            placeholders(chunk.len(), 4)
+        );
+        let mut q = sqlx::query(&sql);
+        for (n, m, _) in chunk {
+            q = q
+                .bind(&m.message_id)
+                .bind(ms(n.execution.created_at))
+                .bind(MessageStatus::Excluded.as_str())
+                .bind(&m.exclusion_reason);
+        }
+        q.execute(&mut *conn).await?;
+    }
     Ok(outcomes)
 }
 
