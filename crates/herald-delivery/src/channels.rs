@@ -8,10 +8,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 
 use herald_channels::{PushOutbox, PushTransport, SmsOutbox, SmsTransport, settings};
-use herald_domain::channel::ChannelConfiguration;
+use herald_domain::channel::{ChannelConfiguration, names_provider};
 use herald_domain::push_settings::PushSettings;
 use herald_domain::sms_settings::SmsSettings;
 
@@ -24,20 +23,12 @@ pub struct Channels {
     push: Mutex<HashMap<String, Built<dyn PushTransport>>>,
 }
 
-/// Whether a configuration's `sms` / `push` object names a provider; one
-/// that does not goes to the outbox.
-pub fn names_provider(v: &Value) -> bool {
-    ["provider", "twilio", "http", "fcm", "apns"]
-        .iter()
-        .any(|k| v.get(k).is_some())
-}
-
 impl Channels {
-    /// Outboxes under `outbox_dir` (`sms.jsonl`, `push.jsonl`).
-    pub fn open(outbox_dir: &Path) -> std::io::Result<Channels> {
+    /// Outboxes under `data_dir/outbox/` (`sms.jsonl`, `push.jsonl`).
+    pub fn open(data_dir: &Path) -> std::io::Result<Channels> {
         Ok(Channels {
-            sms_outbox: Arc::new(SmsOutbox::open(outbox_dir)?),
-            push_outbox: Arc::new(PushOutbox::open(outbox_dir)?),
+            sms_outbox: Arc::new(SmsOutbox::open(data_dir)?),
+            push_outbox: Arc::new(PushOutbox::open(data_dir)?),
             sms: Mutex::new(HashMap::new()),
             push: Mutex::new(HashMap::new()),
         })

@@ -2,7 +2,7 @@
 //! that rendering never re-parses a template.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use herald_domain::channel::ChannelConfiguration;
@@ -15,6 +15,10 @@ use herald_store::Store;
 pub struct Prepared {
     pub content: CompiledContent,
     pub configuration: ChannelConfiguration,
+    /// Content that reads no variable renders the same for everyone: it is
+    /// rendered once per locale (rapid delivery of a push blast).
+    constant: bool,
+    rendered_once: Mutex<HashMap<Option<String>, RenderedEmail>>,
 }
 
 impl Prepared {
@@ -31,11 +35,35 @@ impl Prepared {
         }
         let compiled = self
             .email_for(m.locale.as_deref())
-            .ok_or_else(|| "the campaign version has no email content".to_string())?;
+            .ok_or_else(|| "the campaign version has no content for its channel".to_string())?;
+        if self.constant
+            && let Ok(cache) = self.rendered_once.lock()
+            && let Some(r) = cache.get(&m.locale)
+        {
+            return Ok(r.clone());
+        }
         let data = render_data(&m.profile, &m.execution_context, &m.recipient_context);
-        compiled
+        let r = compiled
             .render(&data)
-            .map_err(|e| format!("render error: {e}"))
+            .map_err(|e| format!("render error: {e}"))?;
+        if self.constant
+            && let Ok(mut cache) = self.rendered_once.lock()
+        {
+            cache.insert(m.locale.clone(), r.clone());
+        }
+        Ok(r)
+    }
+
+    fn new(content: CompiledContent, configuration: ChannelConfiguration) -> Prepared {
+        // Only plain text: a helper like currentTimeInMillis reads no
+        // variable and still differs per render.
+        let constant = content.email.is_some() && content.is_static();
+        Prepared {
+            content,
+            configuration,
+            constant,
+            rendered_once: Mutex::new(HashMap::new()),
+        }
     }
 }
 
@@ -91,10 +119,10 @@ impl ContentCache {
             .get_channel_configuration(&m.sandbox, cfg_id)
             .await?
             .ok_or_else(|| PrepareError::ConfigurationMissing(cfg_id.clone()))?;
-        Ok(Arc::new(Prepared {
-            content: CompiledContent::default(),
+        Ok(Arc::new(Prepared::new(
+            CompiledContent::default(),
             configuration,
-        }))
+        )))
     }
 
     pub async fn get(
@@ -122,10 +150,7 @@ impl ContentCache {
             .ok_or_else(|| PrepareError::ConfigurationMissing(cfg_id.clone()))?;
         let content = CompiledContent::compile(&v.definition, &v.fragments)
             .map_err(|e| PrepareError::Compile(e.to_string()))?;
-        let prepared = Arc::new(Prepared {
-            content,
-            configuration,
-        });
+        let prepared = Arc::new(Prepared::new(content, configuration));
         if let Ok(mut map) = self.entries.write() {
             map.insert(key, (Instant::now(), prepared.clone()));
         }

@@ -592,7 +592,7 @@ impl DeliveryEngine {
                     .configuration
                     .sms
                     .as_ref()
-                    .and_then(|v| v.get("from"))
+                    .and_then(|v| v.get("from").or_else(|| v.get("sender")))
                     .and_then(|v| v.as_str())
                     .map(str::to_string)
             })

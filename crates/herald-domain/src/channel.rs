@@ -259,24 +259,33 @@ impl NewChannelConfiguration {
                     e.validate_into(&mut errors);
                 }
             },
-            Channel::Sms => {
-                if self.sms.is_none() {
-                    errors.push(FieldError::new(
-                        "/sms",
-                        "required",
-                        "an sms channel configuration needs sms settings",
-                    ));
+            Channel::Sms => match &self.sms {
+                None => errors.push(FieldError::new(
+                    "/sms",
+                    "required",
+                    "an sms channel configuration needs sms settings",
+                )),
+                // Settings naming no provider send to the local outbox.
+                Some(v) if names_provider(v) => {
+                    if let Err(e) = crate::sms_settings::SmsSettings::from_value(v) {
+                        errors.extend(e);
+                    }
                 }
-            }
-            Channel::Push => {
-                if self.push.is_none() {
-                    errors.push(FieldError::new(
-                        "/push",
-                        "required",
-                        "a push channel configuration needs push settings",
-                    ));
+                Some(_) => {}
+            },
+            Channel::Push => match &self.push {
+                None => errors.push(FieldError::new(
+                    "/push",
+                    "required",
+                    "a push channel configuration needs push settings",
+                )),
+                Some(v) if names_provider(v) => {
+                    if let Err(e) = crate::push_settings::PushSettings::from_value(v) {
+                        errors.extend(e);
+                    }
                 }
-            }
+                Some(_) => {}
+            },
         }
         if let Some(d) = &self.delivery {
             errors.extend(d.validate("/delivery"));
@@ -304,6 +313,14 @@ impl NewChannelConfiguration {
             updated_at: now,
         }
     }
+}
+
+/// Whether `sms` / `push` settings name a provider. Settings that name
+/// none are delivered to the local JSON-lines outbox.
+pub fn names_provider(v: &Value) -> bool {
+    ["provider", "twilio", "http", "fcm", "apns"]
+        .iter()
+        .any(|k| v.get(k).is_some())
 }
 
 /// A syntactic check of an addr-spec, strict enough to keep header

@@ -199,6 +199,19 @@ impl CompiledEmail {
         self.collect(Template::variables)
     }
 
+    /// Plain text with no expression at all: every render is the same.
+    pub fn is_static(&self) -> bool {
+        [
+            Some(&self.subject),
+            self.preheader.as_ref(),
+            self.html.as_ref(),
+            self.text.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .all(|t| !t.source().contains("{{") && !t.source().contains("{%"))
+    }
+
     /// The paths among [`CompiledEmail::variables`] that are iterated lists.
     pub fn list_variables(&self) -> BTreeSet<String> {
         self.collect(Template::list_variables)
@@ -279,6 +292,14 @@ impl CompiledContent {
             Some(l) => self.locales.get(l),
             None => self.email.as_ref(),
         }
+    }
+
+    /// Every locale's content is plain text: render once, send to all.
+    pub fn is_static(&self) -> bool {
+        self.email
+            .iter()
+            .chain(self.locales.values())
+            .all(CompiledEmail::is_static)
     }
 
     /// Every variable read by any locale's content.

@@ -433,7 +433,10 @@ fn resolve_address(
             .and_then(|c| c.push_info.as_ref())
             .and_then(|p| p.get("token"))
             .and_then(Value::as_str)
-            .map(|t| Ok(t.to_string())),
+            .map(str::to_string)
+            // Else the profile's first registered token.
+            .or_else(|| crate::policy::push_tokens(profile, None).into_iter().next())
+            .map(Ok),
     }
 }
 

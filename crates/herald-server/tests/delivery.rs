@@ -732,3 +732,259 @@ async fn delivery_settings_are_validated_with_pointers() {
         );
     }
 }
+
+async fn channel_config(s: &Server, channel: &str, settings: Value) -> String {
+    let r = s
+        .post(
+            "/v1/channel-configurations",
+            &json!({"name": format!("{channel} out"), "channel": channel, "category": "transactional",
+                    channel: settings}),
+        )
+        .await;
+    r.ok(201)["id"].as_str().unwrap().to_string()
+}
+
+async fn live(s: &Server, def: Value) -> String {
+    let c = s.create_campaign(&def).await;
+    let id = c["id"].as_str().unwrap().to_string();
+    let a = s.activate(&id).await;
+    assert_eq!(a["status"], "live", "{a}");
+    id
+}
+
+fn jsonl(path: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect()
+}
+
+#[tokio::test]
+async fn sms_without_a_provider_goes_to_the_outbox_with_its_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, _e) = start_with_channels(Recorder::ok(), engine_config(ahead()), dir.path()).await;
+    let cfg = channel_config(&s, "sms", json!({"from": "SHOP"})).await;
+    let text = format!("Your code is {{{{context.code}}}}. {}", "€".repeat(150));
+    let c = live(
+        &s,
+        json!({"name": "Codes", "category": "transactional",
+               "action": {"channel": "sms", "channelConfigurationId": cfg},
+               "content": {"sms": {"text": text}},
+               "audience": {"identityNamespace": "phone", "createNewProfiles": true}}),
+    )
+    .await;
+    let r = s
+        .fire(&json!({"requestId": "sms-1", "campaignId": c, "context": {"code": "4711"},
+                      "recipients": [{"type": "external", "namespace": "phone", "userId": "+33 6 12 34 56 78"}]}))
+        .await;
+    let ex = r.ok(202)["executionId"].as_str().unwrap().to_string();
+    eventually("the SMS sent", async || {
+        messages(&s, &ex)
+            .await
+            .iter()
+            .all(|m| m["status"] == "sent")
+    })
+    .await;
+    let lines = jsonl(&dir.path().join("outbox/sms.jsonl"));
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["to"], "+33612345678");
+    assert!(
+        lines[0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Your code is 4711.")
+    );
+    let m = &messages(&s, &ex).await[0];
+    // 150 € at two septets each plus the prefix: more than 160 septets.
+    assert_eq!(m["rendered"]["encoding"], "gsm7", "{m}");
+    assert_eq!(m["rendered"]["segments"], 3, "{m}");
+}
+
+#[tokio::test]
+async fn sms_through_twilio_records_the_provider_id() {
+    use axum::extract::Form;
+    use axum::routing::post;
+    let seen: Arc<Mutex<Vec<HashMap<String, String>>>> = Arc::default();
+    let seen2 = seen.clone();
+    let app = axum::Router::new().route(
+        "/2010-04-01/Accounts/{sid}/Messages.json",
+        post(move |Form(f): Form<HashMap<String, String>>| {
+            let seen = seen2.clone();
+            async move {
+                let to = f.get("To").cloned().unwrap_or_default();
+                seen.lock().unwrap().push(f);
+                if to == "+15005550001" {
+                    return (
+                        axum::http::StatusCode::BAD_REQUEST,
+                        axum::Json(json!({"code": 21211, "message": "The 'To' number is not a valid phone number.",
+                                          "more_info": "https://www.twilio.com/docs/errors/21211", "status": 400})),
+                    );
+                }
+                (
+                    axum::http::StatusCode::CREATED,
+                    axum::Json(json!({"sid": "SM0123456789abcdef0123456789abcdef", "status": "queued", "to": to})),
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let dir = tempfile::tempdir().unwrap();
+    let (s, _e) = start_with_channels(Recorder::ok(), engine_config(ahead()), dir.path()).await;
+    let cfg = channel_config(
+        &s,
+        "sms",
+        json!({"provider": "twilio", "from": "+15017122661",
+               "twilio": {"accountSid": "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "authToken": "secret-token",
+                          "baseUrl": format!("http://{addr}")}}),
+    )
+    .await;
+    let c = live(
+        &s,
+        json!({"name": "Codes", "category": "transactional",
+               "action": {"channel": "sms", "channelConfigurationId": cfg},
+               "content": {"sms": {"text": "Hello from Herald"}},
+               "audience": {"identityNamespace": "phone", "createNewProfiles": true}}),
+    )
+    .await;
+    let r = s
+        .fire(&json!({"requestId": "sms-2", "campaignId": c,
+                      "recipients": [{"type": "external", "namespace": "phone", "userId": "+14155550100"},
+                                     {"type": "external", "namespace": "phone", "userId": "+15005550001"}]}))
+        .await;
+    let ex = r.ok(202)["executionId"].as_str().unwrap().to_string();
+    eventually("both final", async || {
+        messages(&s, &ex)
+            .await
+            .iter()
+            .all(|m| m["status"] == "sent" || m["status"] == "failed")
+    })
+    .await;
+    let ms = messages(&s, &ex).await;
+    let by: HashMap<String, &Value> = ms
+        .iter()
+        .map(|m| (m["address"].as_str().unwrap().to_string(), m))
+        .collect();
+    assert_eq!(by["+14155550100"]["status"], "sent");
+    assert_eq!(
+        by["+14155550100"]["headerMessageId"],
+        "SM0123456789abcdef0123456789abcdef"
+    );
+    assert_eq!(by["+15005550001"]["status"], "failed", "21211 is permanent");
+    assert_eq!(by["+15005550001"]["attempts"], 1);
+    let seen = seen.lock().unwrap();
+    assert!(
+        seen.iter()
+            .all(|f| f["From"] == "+15017122661" && f["Body"] == "Hello from Herald"),
+        "{seen:?}"
+    );
+    assert!(
+        std::fs::read_to_string(dir.path().join("outbox/sms.jsonl"))
+            .unwrap_or_default()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn an_unregistered_push_token_is_removed_and_the_message_excluded() {
+    use axum::routing::post;
+    let app = axum::Router::new()
+        .route(
+            "/token",
+            post(|| async { axum::Json(json!({"access_token": "ya29.test", "expires_in": 3599, "token_type": "Bearer"})) }),
+        )
+        .route(
+            "/send",
+            post(|body: axum::Json<Value>| async move {
+                if body["message"]["token"] == "dead-token" {
+                    return (
+                        axum::http::StatusCode::NOT_FOUND,
+                        axum::Json(json!({"error": {"code": 404, "message": "Requested entity was not found.",
+                            "status": "NOT_FOUND",
+                            "details": [{"@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError",
+                                         "errorCode": "UNREGISTERED"}]}})),
+                    );
+                }
+                (
+                    axum::http::StatusCode::OK,
+                    axum::Json(json!({"name": "projects/herald-test/messages/0:1"})),
+                )
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let account: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../herald-channels/tests/fixtures/test-service-account.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (s, _e) = start_with_channels(Recorder::ok(), engine_config(ahead()), dir.path()).await;
+    let cfg = channel_config(
+        &s,
+        "push",
+        json!({"appId": "shop-app", "fcm": {"serviceAccount": account,
+               "tokenUrl": format!("http://{addr}/token"), "sendUrl": format!("http://{addr}/send")}}),
+    )
+    .await;
+    for (email, token) in [
+        ("dead@p.example", "dead-token"),
+        ("live@p.example", "live-token"),
+    ] {
+        let r = s
+            .put(
+                &format!("/v1/profiles/email/{email}"),
+                &json!({"attributes": {"pushNotificationDetails": [
+                    {"appID": "shop-app", "token": token, "platform": "fcm"}]}}),
+            )
+            .await;
+        assert!(r.status == 200 || r.status == 201, "{}", r.text);
+    }
+    let c = live(
+        &s,
+        json!({"name": "Order shipped", "category": "transactional",
+               "action": {"channel": "push", "channelConfigurationId": cfg},
+               "content": {"push": {"title": "Shipped", "body": "Your order is on its way"}},
+               "audience": {"identityNamespace": "email", "createNewProfiles": false}}),
+    )
+    .await;
+    let r = s
+        .fire(&json!({"requestId": "push-1", "campaignId": c,
+                      "recipients": [{"type": "aep", "namespace": "email", "userId": "dead@p.example"},
+                                     {"type": "aep", "namespace": "email", "userId": "live@p.example"}]}))
+        .await;
+    let ex = r.ok(202)["executionId"].as_str().unwrap().to_string();
+    eventually("both final", async || {
+        messages(&s, &ex)
+            .await
+            .iter()
+            .all(|m| m["status"] == "sent" || m["status"] == "excluded")
+    })
+    .await;
+    let ms = messages(&s, &ex).await;
+    let by: HashMap<String, &Value> = ms
+        .iter()
+        .map(|m| (m["userId"].as_str().unwrap().to_string(), m))
+        .collect();
+    assert_eq!(by["live@p.example"]["status"], "sent", "{ms:?}");
+    assert_eq!(by["dead@p.example"]["status"], "excluded", "{ms:?}");
+    assert_eq!(by["dead@p.example"]["exclusionReason"], "pushTokenInvalid");
+    let p = s.get("/v1/profiles/email/dead@p.example").await;
+    assert_eq!(
+        p.json["attributes"]["pushNotificationDetails"],
+        json!([]),
+        "{}",
+        p.text
+    );
+    let p = s.get("/v1/profiles/email/live@p.example").await;
+    assert_eq!(
+        p.json["attributes"]["pushNotificationDetails"][0]["token"],
+        "live-token"
+    );
+}

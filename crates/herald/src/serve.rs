@@ -76,7 +76,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
                 public_url(&settings.listen),
             ))
             .with_channels(Arc::new(
-                Channels::open(&settings.data_dir.join("outbox"))
+                Channels::open(&settings.data_dir)
                     .context("cannot open the SMS and push outboxes")?,
             ))
             .start(),

@@ -94,7 +94,7 @@ impl Resp {
 }
 
 pub async fn start() -> Server {
-    start_inner(None).await.0
+    start_inner(None, None).await.0
 }
 
 /// A server with a delivery engine on the same store, sending through
@@ -103,7 +103,19 @@ pub async fn start_with_engine(
     transport: Arc<dyn herald_mail::MailTransport>,
     config: herald_delivery::EngineConfig,
 ) -> (Server, herald_delivery::EngineHandle) {
-    let (server, engine) = start_inner(Some((transport, config))).await;
+    let (server, engine) = start_inner(Some((transport, config)), None).await;
+    (server, engine.expect("engine"))
+}
+
+/// As [`start_with_engine`], with SMS and push transports whose outboxes
+/// are in `outbox_dir/outbox/`.
+pub async fn start_with_channels(
+    transport: Arc<dyn herald_mail::MailTransport>,
+    config: herald_delivery::EngineConfig,
+    outbox_dir: &std::path::Path,
+) -> (Server, herald_delivery::EngineHandle) {
+    let channels = Arc::new(herald_delivery::Channels::open(outbox_dir).expect("outboxes"));
+    let (server, engine) = start_inner(Some((transport, config)), Some(channels)).await;
     (server, engine.expect("engine"))
 }
 
@@ -112,6 +124,7 @@ async fn start_inner(
         Arc<dyn herald_mail::MailTransport>,
         herald_delivery::EngineConfig,
     )>,
+    channels: Option<Arc<herald_delivery::Channels>>,
 ) -> (Server, Option<herald_delivery::EngineHandle>) {
     let dir = tempfile::tempdir().expect("temp dir");
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).await.expect("open store"));
@@ -119,7 +132,11 @@ async fn start_inner(
         .await
         .expect("admin key");
     let engine = engine.map(|(transport, config)| {
-        herald_delivery::DeliveryEngine::new(store.clone(), transport, config).start()
+        let mut e = herald_delivery::DeliveryEngine::new(store.clone(), transport, config);
+        if let Some(c) = channels {
+            e = e.with_channels(c);
+        }
+        e.start()
     });
     let state = AppState::new(store.clone(), engine.as_ref().map(|e| e.waker()));
     let (stop, rx) = tokio::sync::watch::channel(false);
