@@ -25,6 +25,15 @@ pub struct ImportBenchArgs {
 }
 
 pub fn write_file(path: &std::path::Path, n: u64) -> anyhow::Result<u64> {
+    write_profiles(path, n, false)
+}
+
+/// As [`write_file`], every profile opted in to marketing email.
+pub fn write_file_opted_in(path: &std::path::Path, n: u64) -> anyhow::Result<u64> {
+    write_profiles(path, n, true)
+}
+
+fn write_profiles(path: &std::path::Path, n: u64, all_opted_in: bool) -> anyhow::Result<u64> {
     let mut w = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
     let langs = ["en-US", "fr-FR", "de-DE", "ja-JP"];
     let cities = ["Paris", "London", "Berlin", "Tokyo", "Austin"];
@@ -38,7 +47,7 @@ pub fn write_file(path: &std::path::Path, n: u64) -> anyhow::Result<u64> {
                 "person": {"name": {"firstName": format!("First{i}"), "lastName": format!("Last{i}")},
                            "birthDate": "1990-01-01"},
                 "preferredLanguage": langs[(i % 4) as usize],
-                "consents": {"marketing": {"email": {"val": if i % 3 == 0 { "n" } else { "y" }}}},
+                "consents": {"marketing": {"email": {"val": if i % 3 == 0 && !all_opted_in { "n" } else { "y" }}}},
                 "homeAddress": {"city": cities[(i % 5) as usize], "postalCode": format!("{:05}", i % 100_000),
                                 "country": "FR"},
                 "loyalty": {"tier": "gold", "points": i % 5000}

@@ -18,6 +18,7 @@ mod smtp;
 // --- profiles and import
 mod audience;
 mod import;
+mod latency;
 
 use clap::{Args, Subcommand};
 
@@ -38,6 +39,9 @@ pub enum BenchCommand {
     /// Audience execution over N stored profiles, estimate, and
     /// high-throughput vs unitary calls/s.
     Audience(audience::AudienceBenchArgs),
+    /// Transactional latency (trigger → accepted by smtp-sink) at a fixed
+    /// rate while a marketing send drains into the same sink.
+    Latency(latency::LatencyArgs),
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -46,5 +50,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Smtp(a) => smtp::run(a).await,
         BenchCommand::Import(a) => import::run(a).await,
         BenchCommand::Audience(a) => audience::run(a).await,
+        BenchCommand::Latency(a) => latency::run(a).await,
     }
 }
