@@ -301,10 +301,12 @@ impl DeliveryEngine {
                     _ = stopped(stop.clone()) => break,
                 }
                 // Let the triggers of the next few milliseconds join this
-                // claim.
-                tokio::select! {
-                    _ = tokio::time::sleep(me.config.linger) => {}
-                    _ = stopped(stop.clone()) => break,
+                // claim (marketing only: a transactional message goes at once).
+                if lane != Lane::Transactional {
+                    tokio::select! {
+                        _ = tokio::time::sleep(me.config.linger) => {}
+                        _ = stopped(stop.clone()) => break,
+                    }
                 }
             }
         }

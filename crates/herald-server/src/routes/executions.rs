@@ -466,6 +466,7 @@ pub async fn get_one(
             "lastError": m.last_error,
             "reason": m.exclusion_reason,
             "locale": m.locale,
+            "sentAt": m.sent_at,
         })).collect::<Vec<_>>(),
     })))
 }

@@ -123,20 +123,29 @@ pub async fn run(args: LatencyArgs) -> anyhow::Result<()> {
     .await?;
     let transactional = api.setup_campaign().await?;
     eprintln!("fanning out the marketing send…");
-    api.call(
-        reqwest::Method::POST,
-        "/ajo/im/executions/audience",
-        Some(json!({"campaignId": marketing, "requestId": "bench-blast", "context": {"offer": "20% off"}})),
-    )
-    .await?;
-    // Start the triggers once the backlog is real: the fan-out has queued
-    // a good part and delivery is under way.
-    let threshold = (args.marketing / 5).max(1);
+    let exec = api
+        .call(
+            reqwest::Method::POST,
+            "/ajo/im/executions/audience",
+            Some(json!({"campaignId": marketing, "requestId": "bench-blast", "context": {"offer": "20% off"}})),
+        )
+        .await?;
+    let exec = exec["executionId"]
+        .as_str()
+        .context("executionId")?
+        .to_string();
+    // Start the triggers once every marketing message is queued and the
+    // drain is under way: the backlog is the whole send.
     loop {
-        let s = api.by_status(&marketing).await?;
-        let queued = s["queued"].as_u64().unwrap_or(0);
-        let sent = s["sent"].as_u64().unwrap_or(0);
-        if queued >= threshold.min(args.marketing.saturating_sub(sent)) && sent > 0 {
+        let s = api
+            .call(
+                reqwest::Method::GET,
+                &format!("/ajo/im/executions/audience/{exec}"),
+                None,
+            )
+            .await?;
+        if s["status"] != "InProgress" {
+            anyhow::ensure!(s["status"] == "Succeeded", "the fan-out ended {s}");
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
