@@ -5,6 +5,8 @@
 //!   `POST /_bench/noop` on the same server.
 //! - `herald bench smtp`: emails per second through SMTP into postfix's
 //!   `smtp-sink`, next to `smtp-source`'s raw rate against the same sink.
+//! - `herald bench push`: one plain-text audience push into an APNs-shaped
+//!   h2c endpoint, next to a raw HTTP/2 client against the same endpoint.
 //!
 //! See BENCHMARKS.md for the method and the numbers.
 
@@ -18,6 +20,8 @@ mod smtp;
 // --- profiles and import
 mod audience;
 mod import;
+// --- push
+mod push;
 
 use clap::{Args, Subcommand};
 
@@ -38,6 +42,9 @@ pub enum BenchCommand {
     /// Audience execution over N stored profiles, estimate, and
     /// high-throughput vs unitary calls/s.
     Audience(audience::AudienceBenchArgs),
+    /// Push delivery: one plain-text audience push to an APNs-shaped h2c
+    /// endpoint vs a raw HTTP/2 client against the same endpoint.
+    Push(push::PushBenchArgs),
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -46,5 +53,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Smtp(a) => smtp::run(a).await,
         BenchCommand::Import(a) => import::run(a).await,
         BenchCommand::Audience(a) => audience::run(a).await,
+        BenchCommand::Push(a) => push::run(a).await,
     }
 }
