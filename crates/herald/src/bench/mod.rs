@@ -5,6 +5,8 @@
 //!   `POST /_bench/noop` on the same server.
 //! - `herald bench smtp`: emails per second through SMTP into postfix's
 //!   `smtp-sink`, next to `smtp-source`'s raw rate against the same sink.
+//! - `herald bench push`: one plain-text audience push into an APNs-shaped
+//!   h2c endpoint, next to a raw HTTP/2 client against the same endpoint.
 //!
 //! See BENCHMARKS.md for the method and the numbers.
 
@@ -19,6 +21,8 @@ mod smtp;
 mod audience;
 mod import;
 mod latency;
+// --- push
+mod push;
 
 use clap::{Args, Subcommand};
 
@@ -42,6 +46,9 @@ pub enum BenchCommand {
     /// Transactional latency (trigger → accepted by smtp-sink) at a fixed
     /// rate while a marketing send drains into the same sink.
     Latency(latency::LatencyArgs),
+    /// Push delivery: one plain-text audience push to an APNs-shaped h2c
+    /// endpoint vs a raw HTTP/2 client against the same endpoint.
+    Push(push::PushBenchArgs),
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -51,5 +58,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Import(a) => import::run(a).await,
         BenchCommand::Audience(a) => audience::run(a).await,
         BenchCommand::Latency(a) => latency::run(a).await,
+        BenchCommand::Push(a) => push::run(a).await,
     }
 }
