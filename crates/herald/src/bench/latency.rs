@@ -18,7 +18,7 @@ use super::api::Api;
 use super::import::write_file_opted_in;
 use super::output;
 use super::server::{API_KEY, Server, ServerOptions};
-use super::sink::SmtpSink;
+use super::sink::{self, SmtpSink};
 use crate::import::{Format, upload};
 
 #[derive(Args, Debug)]
@@ -57,6 +57,9 @@ pub async fn run(args: LatencyArgs) -> anyhow::Result<()> {
         args.seconds,
         sink.addr
     );
+    // The sink's own rate with postfix's raw client: the in-run ceiling.
+    let (raw_elapsed, _) = sink::smtp_source(sink.addr, 20, 20_000, 1500).await?;
+    let raw_rate = 20_000.0 / raw_elapsed.as_secs_f64();
     let server = Server::start(&ServerOptions {
         smtp_url: Some(sink.url()),
         delivery_concurrency: args.delivery_concurrency,
@@ -150,6 +153,12 @@ pub async fn run(args: LatencyArgs) -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // The drain alone, queue → accepted by the sink, for 10 s.
+    let s0 = api.by_status(&marketing).await?["sent"].as_u64().unwrap_or(0);
+    let t0 = Instant::now();
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let s1 = api.by_status(&marketing).await?["sent"].as_u64().unwrap_or(0);
+    let drain_alone = (s1 - s0) as f64 / t0.elapsed().as_secs_f64();
     let before = api.by_status(&marketing).await?;
     eprintln!("marketing backlog: {before}; firing transactional triggers…");
 
@@ -255,6 +264,10 @@ pub async fn run(args: LatencyArgs) -> anyhow::Result<()> {
         output::ms(hist.value_at_quantile(0.90)),
         output::ms(hist.value_at_quantile(0.99)),
         output::ms(hist.max())
+    );
+    println!(
+        "  smtp-source → smtp-sink (baseline): {raw_rate:.0} emails/s; marketing drain alone: {drain_alone:.0} emails/s ({:.2} of the baseline)",
+        drain_alone / raw_rate
     );
     println!(
         "  marketing sent meanwhile: {marketing_during} ({:.0} emails/s); still queued after: {}",
