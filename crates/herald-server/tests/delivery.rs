@@ -190,6 +190,26 @@ async fn messages(s: &Server, execution: &str) -> Vec<Value> {
         .clone()
 }
 
+/// Waits until every message of the execution has one of `finals`, then
+/// returns them.
+async fn settled(s: &Server, ex: &str, finals: &[&str]) -> Vec<Value> {
+    eventually("every message final", async || {
+        messages(s, ex)
+            .await
+            .iter()
+            .all(|m| finals.iter().any(|f| m["status"] == *f))
+    })
+    .await;
+    messages(s, ex).await
+}
+
+/// The messages by one of their fields (`userId`, `address`).
+fn keyed(ms: &[Value], field: &str) -> HashMap<String, Value> {
+    ms.iter()
+        .map(|m| (m[field].as_str().unwrap_or_default().to_string(), m.clone()))
+        .collect()
+}
+
 async fn eventually(what: &str, mut f: impl AsyncFnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while !f().await {
@@ -603,18 +623,8 @@ async fn reply_overrides_turn_a_throttling_5xx_into_a_retry_and_max_attempts_end
     })
     .await;
     clock.advance(chrono::Duration::seconds(5));
-    eventually("both final", async || {
-        messages(&s, &ex)
-            .await
-            .iter()
-            .all(|m| m["status"] == "sent" || m["status"] == "failed")
-    })
-    .await;
-    let ms = messages(&s, &ex).await;
-    let by: HashMap<String, &Value> = ms
-        .iter()
-        .map(|m| (m["userId"].as_str().unwrap().to_string(), m))
-        .collect();
+    let ms = settled(&s, &ex, &["sent", "failed"]).await;
+    let by = keyed(&ms, "userId");
     assert_eq!(by["throttled@x.example"]["status"], "sent");
     assert_eq!(by["throttled@x.example"]["attempts"], 2);
     assert_eq!(by["always@y.example"]["status"], "failed");
@@ -855,18 +865,7 @@ async fn sms_through_twilio_records_the_provider_id() {
                                      {"type": "external", "namespace": "phone", "userId": "+15005550001"}]}))
         .await;
     let ex = r.ok(202)["executionId"].as_str().unwrap().to_string();
-    eventually("both final", async || {
-        messages(&s, &ex)
-            .await
-            .iter()
-            .all(|m| m["status"] == "sent" || m["status"] == "failed")
-    })
-    .await;
-    let ms = messages(&s, &ex).await;
-    let by: HashMap<String, &Value> = ms
-        .iter()
-        .map(|m| (m["address"].as_str().unwrap().to_string(), m))
-        .collect();
+    let by = keyed(&settled(&s, &ex, &["sent", "failed"]).await, "address");
     assert_eq!(by["+14155550100"]["status"], "sent");
     assert_eq!(
         by["+14155550100"]["headerMessageId"],
@@ -960,18 +959,8 @@ async fn an_unregistered_push_token_is_removed_and_the_message_excluded() {
                                      {"type": "aep", "namespace": "email", "userId": "live@p.example"}]}))
         .await;
     let ex = r.ok(202)["executionId"].as_str().unwrap().to_string();
-    eventually("both final", async || {
-        messages(&s, &ex)
-            .await
-            .iter()
-            .all(|m| m["status"] == "sent" || m["status"] == "excluded")
-    })
-    .await;
-    let ms = messages(&s, &ex).await;
-    let by: HashMap<String, &Value> = ms
-        .iter()
-        .map(|m| (m["userId"].as_str().unwrap().to_string(), m))
-        .collect();
+    let ms = settled(&s, &ex, &["sent", "excluded"]).await;
+    let by = keyed(&ms, "userId");
     assert_eq!(by["live@p.example"]["status"], "sent", "{ms:?}");
     assert_eq!(by["dead@p.example"]["status"], "excluded", "{ms:?}");
     assert_eq!(by["dead@p.example"]["exclusionReason"], "pushTokenInvalid");

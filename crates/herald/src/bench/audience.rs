@@ -38,14 +38,14 @@ fn rss_kib(pid: u32) -> Option<u64> {
     proc_status_kib(pid, "VmRSS")
 }
 
-async fn id_of(v: Value, what: &str) -> anyhow::Result<String> {
+pub(super) async fn id_of(v: Value, what: &str) -> anyhow::Result<String> {
     Ok(v["id"]
         .as_str()
         .with_context(|| format!("{what} id in {v}"))?
         .to_string())
 }
 
-async fn marketing_campaign(api: &Api, audience: &str) -> anyhow::Result<String> {
+pub(super) async fn marketing_campaign(api: &Api, audience: &str) -> anyhow::Result<String> {
     let cfg = api
         .call(
             reqwest::Method::POST,

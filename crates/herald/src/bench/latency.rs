@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
 use super::api::Api;
+use super::audience::{id_of, marketing_campaign};
 use super::import::write_file_opted_in;
 use super::output;
 use super::server::{API_KEY, Server, ServerOptions};
@@ -85,16 +86,7 @@ pub async fn run(args: LatencyArgs) -> anyhow::Result<()> {
     .await?;
     anyhow::ensure!(summary.rejected == 0, "{} rows rejected", summary.rejected);
 
-    // The marketing send.
-    let cfg = api
-        .call(
-            reqwest::Method::POST,
-            "/v1/channel-configurations",
-            Some(json!({"name": "Bench news", "channel": "email", "category": "marketing",
-                        "email": {"fromAddress": "news@shop.example.com", "fromName": "North Store"}})),
-        )
-        .await?;
-    let cfg = cfg["id"].as_str().context("configuration id")?.to_string();
+    // The marketing send: the audience bench's campaign, over everyone.
     let audience = api
         .call(
             reqwest::Method::POST,
@@ -102,28 +94,8 @@ pub async fn run(args: LatencyArgs) -> anyhow::Result<()> {
             Some(json!({"name": "Everyone", "rule": "profile.loyalty.tier = \"gold\""})),
         )
         .await?;
-    let audience = audience["id"].as_str().context("audience id")?.to_string();
-    let c = api
-        .call(
-            reqwest::Method::POST,
-            "/v1/campaigns",
-            Some(json!({
-                "name": "Bench newsletter", "category": "marketing",
-                "action": {"channel": "email", "channelConfigurationId": cfg},
-                "content": {"email": {
-                    "subject": "News for {{profile.person.name.firstName}}",
-                    "html": "<p>Hi {{profile.person.name.firstName}} in {{profile.homeAddress.city}}: {{context.offer}}</p>"}},
-                "audience": {"identityNamespace": "email", "audienceId": audience}
-            })),
-        )
-        .await?;
-    let marketing = c["id"].as_str().context("campaign id")?.to_string();
-    api.call(
-        reqwest::Method::POST,
-        &format!("/v1/campaigns/{marketing}/activate"),
-        None,
-    )
-    .await?;
+    let audience = id_of(audience, "audience").await?;
+    let marketing = marketing_campaign(&api, &audience).await?;
     let transactional = api.setup_campaign().await?;
     eprintln!("fanning out the marketing send…");
     let exec = api
@@ -154,10 +126,14 @@ pub async fn run(args: LatencyArgs) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // The drain alone, queue → accepted by the sink, for 10 s.
-    let s0 = api.by_status(&marketing).await?["sent"].as_u64().unwrap_or(0);
+    let s0 = api.by_status(&marketing).await?["sent"]
+        .as_u64()
+        .unwrap_or(0);
     let t0 = Instant::now();
     tokio::time::sleep(Duration::from_secs(10)).await;
-    let s1 = api.by_status(&marketing).await?["sent"].as_u64().unwrap_or(0);
+    let s1 = api.by_status(&marketing).await?["sent"]
+        .as_u64()
+        .unwrap_or(0);
     let drain_alone = (s1 - s0) as f64 / t0.elapsed().as_secs_f64();
     let before = api.by_status(&marketing).await?;
     eprintln!("marketing backlog: {before}; firing transactional triggers…");
