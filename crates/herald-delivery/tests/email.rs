@@ -78,6 +78,7 @@ fn input<'a>(
         rendered,
         to: "jane@example.com",
         marketing,
+        tracking: Default::default(),
         date: Utc::now(),
     }
 }

@@ -105,15 +105,30 @@ pub struct RenderedEmail {
     pub segments: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encoding: Option<String>,
+    /// The tracked links, by index, as they were before the rewrite (a
+    /// click's redirect goes only to one of these).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageEvent {
     pub at: DateTime<Utc>,
-    pub status: MessageStatus,
+    /// A status the message went through (`queued`, `sent`, `bounced`, …)
+    /// or an engagement event (`opened`, `clicked`, `unsubscribed`,
+    /// `complained`, `resent`).
+    pub status: String,
+    /// The code reports group by: an exclusion or failure reason, `hard` or
+    /// `soft`, a link's index, `machine` for a privacy proxy's open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// Extra facts (user agent, truncated IP, the clicked URL, DSN fields).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub data: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

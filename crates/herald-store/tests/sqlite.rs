@@ -189,6 +189,7 @@ async fn an_expired_lease_makes_the_message_claimable_again() {
         at: later,
         kind: OutcomeKind::Failed {
             error: "late".into(),
+            reason: herald_store::failure_reason::PERMANENT_REPLY.into(),
             rendered: None,
         },
     };
@@ -243,6 +244,7 @@ async fn outcomes_move_messages_and_keep_history() {
             at: now,
             kind: OutcomeKind::Failed {
                 error: "550 no such user".into(),
+                reason: herald_store::failure_reason::PERMANENT_REPLY.into(),
                 rendered: None,
             },
         },
@@ -257,7 +259,7 @@ async fn outcomes_move_messages_and_keep_history() {
     assert_eq!(sent.rendered.as_ref().unwrap().subject, "Hi");
     assert_eq!(sent.header_message_id.as_deref(), Some("x@y"));
     assert_eq!(sent.history.len(), 2);
-    assert_eq!(sent.history[1].status, MessageStatus::Sent);
+    assert_eq!(sent.history[1].status, MessageStatus::Sent.as_str());
     let retry = store
         .get_message("prod", &claimed[1].message_id)
         .await
@@ -391,6 +393,7 @@ async fn counts_are_scoped_and_carry_retries_and_domains() {
                 &by_address("Ann@Other.ORG"),
                 OutcomeKind::Failed {
                     error: "550 no".into(),
+                    reason: herald_store::failure_reason::PERMANENT_REPLY.into(),
                     rendered: None,
                 },
             ),
