@@ -233,6 +233,42 @@ impl EmailBuilder {
         Some(format!("{base}/u/{token}"))
     }
 
+    /// Click tracking of a plain text (an SMS): its links rewritten to
+    /// `/t/c/{token}`, and the links by index. Without a token key the text
+    /// is returned as it is.
+    pub fn track_text_links(
+        &self,
+        configuration: &ChannelConfiguration,
+        message_id: &str,
+        text: &str,
+    ) -> Result<(String, Vec<String>), EmailBuildError> {
+        let Some(key) = &self.token_key else {
+            return Ok((text.to_owned(), Vec::new()));
+        };
+        let base = match configuration.email.as_ref() {
+            Some(settings) => self.base_url(settings),
+            None => self.public_base_url.clone(),
+        };
+        let tokens = (0..count_links(None, Some(text), &base))
+            .map(|i| {
+                key.sign(&TokenClaims {
+                    purpose: TokenPurpose::Click,
+                    message_id: message_id.to_owned(),
+                    link: Some(i as u32),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut links = Links::keeping(vec![format!("{base}/u/")]);
+        let url = |i: u32| {
+            format!(
+                "{base}/t/c/{}",
+                tokens.get(i as usize).map(String::as_str).unwrap_or("")
+            )
+        };
+        let text = rewrite_text(text, &mut links, &url);
+        Ok((text, links.0))
+    }
+
     /// `https://{trackingDomain}` when the configuration has one.
     fn base_url(&self, settings: &EmailSettings) -> String {
         match settings.tracking_domain.as_deref().map(str::trim) {

@@ -606,6 +606,19 @@ impl DeliveryEngine {
             Ok(r) => r,
             Err(error) => return permanent(error),
         };
+        if prepared.tracking.clicks && m.proof.is_none() {
+            match self.email_builder.track_text_links(
+                &prepared.configuration,
+                &m.message_id,
+                &rendered.text,
+            ) {
+                Ok((text, links)) => {
+                    rendered.text = text;
+                    rendered.links = links;
+                }
+                Err(e) => return permanent(format!("cannot track the SMS links: {e}")),
+            }
+        }
         let (transport, settings) = match ch.sms_for(&prepared.configuration) {
             Ok(t) => t,
             Err(e) => return permanent(format!("the SMS settings are not usable: {e}")),
