@@ -102,7 +102,9 @@ pub fn spawn_refresh(
                 Ok(lanes) => {
                     for l in lanes {
                         let lane = lane(l.priority);
-                        for (state, n) in [("queued", l.queued), ("due", l.due), ("sending", l.sending)] {
+                        for (state, n) in
+                            [("queued", l.queued), ("due", l.due), ("sending", l.sending)]
+                        {
                             metrics::gauge!("herald_queue_depth", "lane" => lane, "state" => state)
                                 .set(n as f64);
                         }
