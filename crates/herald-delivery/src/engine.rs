@@ -339,6 +339,7 @@ impl DeliveryEngine {
         };
         metrics::counter!("herald_delivery_outcomes_total", "channel" => m.channel.as_str(), "outcome" => label)
             .increment(1);
+        crate::telemetry::outcome(&m, &kind, self.now());
         DeliveryOutcome {
             message_id,
             worker,
@@ -429,18 +430,21 @@ impl DeliveryEngine {
             Some(d) => self.domains.slots(d).acquire_owned().await.ok(),
             None => None,
         };
-        let attempt = match (m.channel, &self.channels) {
-            (Channel::Email, _) => self.deliver_email(m, &prepared).await,
-            (Channel::Sms, Some(ch)) => self.deliver_sms(m, &prepared, ch).await,
-            (Channel::Push, Some(ch)) => self.deliver_push(m, &prepared, ch).await,
-            (other, None) => Attempt::Failed {
-                class: FailureClass::Permanent,
-                error: format!("this node has no {} transport", other.as_str()),
-                rendered: None,
-                from_server: false,
-            },
-        };
-        self.conclude(m, &gate, domain.as_deref(), attempt)
+        crate::telemetry::attempt(async {
+            let attempt = match (m.channel, &self.channels) {
+                (Channel::Email, _) => self.deliver_email(m, &prepared).await,
+                (Channel::Sms, Some(ch)) => self.deliver_sms(m, &prepared, ch).await,
+                (Channel::Push, Some(ch)) => self.deliver_push(m, &prepared, ch).await,
+                (other, None) => Attempt::Failed {
+                    class: FailureClass::Permanent,
+                    error: format!("this node has no {} transport", other.as_str()),
+                    rendered: None,
+                    from_server: false,
+                },
+            };
+            self.conclude(m, &gate, domain.as_deref(), attempt)
+        })
+        .await
     }
 
     /// Turns an attempt into the outcome to record: reply overrides, the
@@ -453,12 +457,16 @@ impl DeliveryEngine {
         attempt: Attempt,
     ) -> OutcomeKind {
         let (class, error, rendered, from_server) = match attempt {
-            Attempt::Outcome(k) => return k,
+            Attempt::Outcome(k) => {
+                crate::telemetry::reply(m.channel, "permanent");
+                return k;
+            }
             Attempt::Sent {
                 reply,
                 rendered,
                 header_message_id,
             } => {
+                crate::telemetry::reply(m.channel, "success");
                 if let Some(d) = domain {
                     self.domains.succeeded(d);
                 }
@@ -482,6 +490,14 @@ impl DeliveryEngine {
             (_, Some(ReplyClass::Transient)) => FailureClass::Transient,
             (_, Some(ReplyClass::Permanent)) => FailureClass::Permanent,
         };
+        crate::telemetry::reply(
+            m.channel,
+            match class {
+                FailureClass::Transient => "transient",
+                FailureClass::Permanent => "permanent",
+                FailureClass::Unknown => "unknown",
+            },
+        );
         match class {
             FailureClass::Transient => {
                 if let Some(d) = domain.filter(|_| from_server)
@@ -582,10 +598,12 @@ impl DeliveryEngine {
             }
         };
         rendered.links = built.links;
-        match self
-            .email
-            .send(&built.envelope_from, &m.address, &built.raw)
-            .await
+        match crate::telemetry::send(
+            m.channel,
+            self.email
+                .send(&built.envelope_from, &m.address, &built.raw),
+        )
+        .await
         {
             Ok(d) => Attempt::Sent {
                 reply: d.reply,
@@ -641,7 +659,7 @@ impl DeliveryEngine {
             from,
             text: rendered.text.clone(),
         };
-        match transport.send(&msg).await {
+        match crate::telemetry::send(m.channel, transport.send(&msg)).await {
             Ok(r) => {
                 rendered.segments = Some(r.segments as u32);
                 rendered.encoding = Some(r.encoding.as_str().to_string());
@@ -694,7 +712,7 @@ impl DeliveryEngine {
             data: serde_json::Map::new(),
             image: None,
         };
-        match transport.send(&msg).await {
+        match crate::telemetry::send(m.channel, transport.send(&msg)).await {
             Ok(r) => Attempt::Sent {
                 reply: r.reply,
                 rendered,

@@ -14,6 +14,7 @@ mod engine;
 mod gates;
 pub mod limits;
 mod retry;
+pub mod telemetry;
 
 pub use channels::Channels;
 pub use clock::{Clock, ManualClock, SystemClock};

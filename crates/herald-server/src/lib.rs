@@ -7,6 +7,7 @@
 pub mod auth;
 mod campaign_cache;
 mod curl;
+mod http_metrics;
 pub mod json_body;
 mod openapi;
 pub mod problem;
@@ -126,6 +127,8 @@ pub fn router(state: AppState, options: RouterOptions) -> Router {
     app.fallback(routes::health::not_found)
         .method_not_allowed_fallback(routes::health::method_not_allowed)
         .with_state(state)
+        // Innermost, so it runs after routing and sees the matched route template.
+        .layer(middleware::from_fn(http_metrics::record))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(json_body::reject_oversized))
         // A client that stops sending its body mid-way is cut off rather

@@ -7,11 +7,13 @@
 
 pub mod error;
 pub mod profiles;
+pub mod queue;
 pub mod sqlite;
 pub mod types;
 
 pub use error::StoreError;
 pub use profiles::{ImportBatchResult, ProfileFilter, ProfilePage, ProfilePut};
+pub use queue::LaneDepth;
 pub use types::*;
 
 use async_trait::async_trait;
@@ -178,6 +180,10 @@ pub trait Store: Send + Sync + 'static {
     async fn release_leases(&self, worker: &str) -> Result<u64>;
     /// When the next queued message becomes due (the worker sleeps until then).
     async fn next_due_at(&self) -> Result<Option<DateTime<Utc>>>;
+    /// The queue per lane (`priority`): queued, queued and due at `now`, being sent.
+    /// Operators' gauges: must stay cheap on a million queued messages, so it
+    /// counts index entries and never reads message rows.
+    async fn queue_depth(&self, now: DateTime<Utc>) -> Result<Vec<LaneDepth>>;
 
     // --- suppressions
     /// Adds `s`; when the sandbox already suppresses the same address (by

@@ -291,6 +291,7 @@ impl Dispatcher {
                     .record_webhook_attempt(&w.sandbox, &w.id, Some(&record), before)
                     .await?;
                 metrics_delivered(false);
+                metrics_failed(record.status_code.is_some());
                 tracing::debug!(seq = e.seq, message_id = %e.message_id, attempt, error = ?error, "webhook attempt failed");
                 return Ok(Round::Failed {
                     seq: e.seq,
@@ -376,6 +377,13 @@ async fn wait_true(rx: &mut watch::Receiver<bool>) {
 fn metrics_delivered(ok: bool) {
     let outcome = if ok { "delivered" } else { "failed" };
     metrics::counter!("herald_webhook_attempts_total", "outcome" => outcome).increment(1);
+}
+
+/// A failed webhook call, by kind: `status` (the receiver answered non-2xx) or
+/// `transport` (timeout, refused connection, TLS, the private-network guard).
+fn metrics_failed(answered: bool) {
+    let kind = if answered { "status" } else { "transport" };
+    metrics::counter!("herald_webhook_failures_total", "kind" => kind).increment(1);
 }
 
 /// An error with its causes: reqwest's own text hides the guard's refusal.

@@ -7,6 +7,7 @@ mod serve;
 // --- profiles and import
 mod import;
 mod import_audience;
+mod operator_metrics;
 // --- the install secret for signed tokens (unsubscribe and tracking links)
 mod secrets;
 

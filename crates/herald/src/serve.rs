@@ -17,9 +17,7 @@ use crate::config::Settings;
 
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
     init_tracing(settings.json_logs);
-    let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new()
-        .install_recorder()
-        .context("cannot install the metrics recorder")?;
+    let prometheus = crate::operator_metrics::install()?;
 
     // Everything that can fail on bad settings happens before a key is
     // created, so a failed first start never swallows the one-time key.
@@ -101,6 +99,11 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     // from their checkpoints; the scheduler fires due schedules.
     let (stop_background, background_rx) = tokio::sync::watch::channel(false);
     let resumed = state.start_background(background_rx.clone()).await?;
+    let gauges = crate::operator_metrics::spawn_refresh(
+        store.clone() as Arc<dyn Store>,
+        prometheus.clone(),
+        background_rx.clone(),
+    );
     // Feedback webhooks run where messages are delivered: an API-only node
     // leaves them to the delivery nodes.
     let webhooks = if settings.no_delivery {
@@ -148,6 +151,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         } => warn!(grace_s = SHUTDOWN_GRACE.as_secs(), "requests still open after the grace period; closing them"),
     }
     let _ = stop_background.send(true);
+    let _ = gauges.await;
     if let Some(w) = webhooks {
         // Bounded by the per-request timeout.
         let _ = w.await;

@@ -11,6 +11,7 @@ mod fragments;
 mod management;
 mod messages;
 mod profiles;
+mod queue;
 mod resend;
 mod wal_sync;
 mod writer;
@@ -426,6 +427,9 @@ impl Store for SqliteStore {
     }
     async fn next_due_at(&self) -> Result<Option<DateTime<Utc>>> {
         messages::next_due_at(&self.read).await
+    }
+    async fn queue_depth(&self, now: DateTime<Utc>) -> Result<Vec<crate::LaneDepth>> {
+        queue::depth(&self.read, now).await
     }
 
     // --- suppressions
