@@ -379,6 +379,78 @@ async fn opens_clicks_and_unsubscribes_are_tracked_and_reported() {
         (3, 3, 4),
         "{series:#}"
     );
+    // Charts: well-formed SVG holding the series and the bars.
+    let svg = |q: &str| {
+        let url = format!(
+            "{}/v1/campaigns/{campaign}/report.svg?{q}",
+            herald.base_url()
+        );
+        let http = herald.http.clone();
+        async move {
+            let r = http.get(url).bearer_auth(API_KEY).send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            assert!(
+                r.headers()["content-type"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("image/svg+xml")
+            );
+            r.text().await.unwrap()
+        }
+    };
+    let timeline = svg("metric=timeline&bucket=minute").await;
+    let doc = roxmltree::Document::parse(&timeline).expect("the SVG is XML");
+    let series: BTreeMap<String, String> = doc
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("series"))
+        .map(|n| {
+            (
+                n.attribute("data-series").unwrap_or_default().to_owned(),
+                n.attribute("data-total").unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        series.get("sent").map(String::as_str),
+        Some("3"),
+        "{series:?}"
+    );
+    assert_eq!(
+        series.get("opens").map(String::as_str),
+        Some("3"),
+        "{series:?}"
+    );
+    assert_eq!(
+        series.get("clicks").map(String::as_str),
+        Some("4"),
+        "{series:?}"
+    );
+    assert!(series.contains_key("delivered"), "{series:?}");
+    let texts: String = doc.descendants().filter_map(|n| n.text()).collect();
+    assert!(texts.contains("UTC"), "a time axis in UTC: {texts}");
+    let bars = svg("metric=exclusions").await;
+    let doc = roxmltree::Document::parse(&bars).expect("the SVG is XML");
+    let bar: Vec<(&str, &str)> = doc
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("bar"))
+        .map(|n| {
+            (
+                n.attribute("data-label").unwrap_or_default(),
+                n.attribute("data-value").unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(bar, [("emailSuppressed", "1")]);
+    let (status, body) = herald
+        .request(
+            reqwest::Method::GET,
+            &format!("/v1/campaigns/{campaign}/report.svg?metric=sent,bogus"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["errors"][0]["pointer"], "/metric");
+
     // Bad parameters name the field.
     let (status, body) = herald
         .request(

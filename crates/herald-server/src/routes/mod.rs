@@ -78,6 +78,7 @@ pub fn authenticated() -> Router<AppState> {
         .route("/v1/campaigns/{id}/proofs", post(proofs::create))
         .route("/v1/campaigns/{id}/report", get(reports::campaign))
         .route("/v1/campaigns/{id}/report.csv", get(reports::campaign_csv))
+        .route("/v1/campaigns/{id}/report.svg", get(reports::campaign_svg))
         .route(
             "/v1/profiles/{namespace}/{id}",
             put(profiles::put)

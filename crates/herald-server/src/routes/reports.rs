@@ -46,10 +46,10 @@ pub struct ReportQuery {
     to: Option<String>,
     /// With a time series: `minute`, `hour` or `day`.
     bucket: Option<String>,
-    /// `report.svg`: `timeline` (default: sent, delivered, opens, clicks)
-    /// or `exclusions` (a bar per exclusion reason).
-    #[allow(dead_code)]
-    pub(crate) metric: Option<String>,
+    /// `report.svg`: `timeline` (default: sent, delivered, opens, clicks),
+    /// a comma-separated list of series (`sent,opens,…`), or a bar chart:
+    /// `exclusions`, `errors`, `links`, `domains`.
+    metric: Option<String>,
 }
 
 /// The window a report covers, resolved.
@@ -321,4 +321,151 @@ pub async fn execution(
     report["executionId"] = json!(e.id);
     report["requestId"] = json!(e.request_id);
     Ok(Json(report))
+}
+
+/// The chart `metric` names, from the same counters as the report.
+#[utoipa::path(get, path = "/v1/campaigns/{id}/report.svg", tag = "campaigns", params(ReportQuery),
+    responses((status = 200, description = "An SVG chart: a time series (`metric=timeline` or a list of series) or a bar chart (`exclusions`, `errors`, `links`, `domains`)", content_type = "image/svg+xml"), (status = 400, body = Problem), (status = 404, body = Problem)))]
+pub async fn campaign_svg(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    q: Result<Query<ReportQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    use herald_charts::{BarChart, Bucket, Series, TimeSeriesChart};
+    caller.require(SCOPE_MANAGE)?;
+    let Query(q) = q.map_err(query_problem)?;
+    let mut window = q.window()?;
+    let c = load(&state, &caller, &id).await?;
+    let scope = RollupScope {
+        campaign_id: &c.id,
+        execution_id: None,
+    };
+    let metric = q.metric.as_deref().unwrap_or("timeline");
+    let name = &c.definition.name;
+    let bars = |title: String, category: &str, bars: Vec<(String, u64)>| BarChart {
+        title,
+        category_label: category.to_owned(),
+        value_label: "messages".to_owned(),
+        bars,
+    };
+    let chart = match metric {
+        "exclusions" | "errors" | "links" | "domains" => {
+            window.bucket = None;
+            let (report, _) = build(&state, scope, &window, c.created_at).await?;
+            let chart = match metric {
+                "exclusions" => bars(
+                    format!(
+                        "{name}: exclusions by reason ({} total)",
+                        report.excluded.total
+                    ),
+                    "reason",
+                    report.excluded.by_reason.into_iter().collect(),
+                ),
+                "errors" => bars(
+                    format!("{name}: errors by reason ({} total)", report.errors.total),
+                    "reason",
+                    report.errors.by_reason.into_iter().collect(),
+                ),
+                "links" => BarChart {
+                    value_label: "clicks".to_owned(),
+                    ..bars(
+                        format!("{name}: clicks by link"),
+                        "link",
+                        report
+                            .by_link
+                            .into_iter()
+                            .map(|l| (l.url, l.clicks))
+                            .collect(),
+                    )
+                },
+                _ => bars(
+                    format!("{name}: sent by recipient domain"),
+                    "domain",
+                    report
+                        .by_domain
+                        .into_iter()
+                        .map(|d| (d.domain, d.sent))
+                        .collect(),
+                ),
+            };
+            herald_charts::bar_chart_svg(&chart)
+        }
+        list => {
+            let wanted: Vec<&str> = if list == "timeline" {
+                vec!["sent", "delivered", "opens", "clicks"]
+            } else {
+                list.split(',').map(str::trim).collect()
+            };
+            let mut metrics = Vec::new();
+            for w in &wanted {
+                match SERIES.iter().find(|(k, _)| k == w) {
+                    Some((_, m)) => metrics.push(*m),
+                    None => {
+                        return Err(Problem::bad_request(vec![FieldError::new(
+                            "/metric",
+                            "invalid_value",
+                            format!(
+                                "unknown metric '{w}': use timeline, exclusions, errors, links, domains or a list of {}",
+                                SERIES.map(|(k, _)| k).join(", ")
+                            ),
+                        )]));
+                    }
+                }
+            }
+            let to = window.to.unwrap_or_else(Utc::now);
+            let from = window.from.unwrap_or(c.created_at).min(to);
+            let bucket = match window.bucket {
+                Some((_, 1)) => Bucket::Minute,
+                Some((_, 60)) => Bucket::Hour,
+                Some(_) => Bucket::Day,
+                None => Bucket::for_span(from, to),
+            };
+            let minutes = bucket.seconds() / 60;
+            let points = state
+                .store
+                .report_series(scope, bucket.floor(from), to, minutes, &metrics)
+                .await?;
+            let series = wanted
+                .iter()
+                .zip(&metrics)
+                .map(|(w, m)| Series {
+                    name: (*w).to_owned(),
+                    points: points
+                        .iter()
+                        .filter(|p| p.metric == *m)
+                        .map(|p| (p.start, p.n))
+                        .collect(),
+                })
+                .collect();
+            let per = match bucket {
+                Bucket::Minute => "minute",
+                Bucket::Hour => "hour",
+                Bucket::Day => "day",
+            };
+            herald_charts::time_series_svg(&TimeSeriesChart {
+                title: format!("{name}: {} per {per}", wanted.join(", ")),
+                bucket,
+                from,
+                to,
+                y_label: format!("events per {per}"),
+                series,
+            })
+        }
+    };
+    let svg = chart.map_err(|e| {
+        Problem::bad_request(vec![FieldError::new(
+            "/metric",
+            "chart_unavailable",
+            e.to_string(),
+        )])
+    })?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/svg+xml; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        svg,
+    )
+        .into_response())
 }
