@@ -36,3 +36,6 @@ pub mod token;
 pub use error::FieldError;
 // --- feedback webhooks
 pub mod webhook;
+// --- bounces and complaints received later (DSN, ARF, providers' webhooks)
+pub mod feedback;
+pub mod verp;
