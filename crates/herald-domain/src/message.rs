@@ -22,6 +22,10 @@ pub enum MessageStatus {
     /// The connection was lost after the content was handed over: it may
     /// or may not have arrived. Never retried on its own; resendable.
     Unknown,
+    /// A history event only, never a message's status: the recipient
+    /// complained (a feedback report or a provider's webhook). Not in
+    /// [`MessageStatus::ALL`], which lists the statuses messages have.
+    Complained,
 }
 
 impl MessageStatus {
@@ -45,10 +49,14 @@ impl MessageStatus {
             MessageStatus::Bounced => "bounced",
             MessageStatus::Excluded => "excluded",
             MessageStatus::Unknown => "unknown",
+            MessageStatus::Complained => "complained",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
-        MessageStatus::ALL.into_iter().find(|m| m.as_str() == s)
+        MessageStatus::ALL
+            .into_iter()
+            .chain([MessageStatus::Complained])
+            .find(|m| m.as_str() == s)
     }
     /// No further delivery work will happen on its own.
     pub fn is_final(self) -> bool {
@@ -114,6 +122,13 @@ pub struct MessageEvent {
     pub status: MessageStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// Feedback received later: `hard` / `soft` for a bounce, the feedback
+    /// type (`abuse`, …) for a complaint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Feedback received later: its source and the report's fields.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

@@ -143,7 +143,7 @@ pub async fn get_message(pool: &SqlitePool, sandbox: &str, id: &str) -> Result<O
     let Some(row) = row else { return Ok(None) };
     let mut message = row_to_message(&row)?;
     let events = sqlx::query(
-        "SELECT at, status, detail FROM message_events WHERE message_id = ?1 ORDER BY seq",
+        "SELECT at, status, detail, reason, data FROM message_events WHERE message_id = ?1 ORDER BY seq",
     )
     .bind(id)
     .fetch_all(pool)
@@ -167,6 +167,8 @@ pub async fn get_message(pool: &SqlitePool, sandbox: &str, id: &str) -> Result<O
                 MessageStatus::Queued
             },
             detail: message.exclusion_reason.clone(),
+            reason: None,
+            data: None,
         });
     }
     for e in events {
@@ -176,6 +178,11 @@ pub async fn get_message(pool: &SqlitePool, sandbox: &str, id: &str) -> Result<O
             status: MessageStatus::parse(&status)
                 .ok_or_else(|| StoreError::Corrupt(format!("unknown status {status}")))?,
             detail: e.try_get("detail")?,
+            reason: e.try_get("reason")?,
+            data: e
+                .try_get::<Option<String>, _>("data")?
+                .map(|d| from_json(&d))
+                .transpose()?,
         });
     }
     Ok(Some(message))
