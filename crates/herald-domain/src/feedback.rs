@@ -11,8 +11,13 @@
 //! `detail` is `"<status> <diagnostic>"` (short); `data` is a JSON object
 //! with the source and the report's fields.
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use crate::FieldError;
+use crate::verp::is_message_id;
 
 /// RFC 3463: class 5 is a permanent failure (hard), class 4 a persistent
 /// transient one (soft).
@@ -237,6 +242,174 @@ pub fn bare_message_id(value: &str) -> String {
         .to_owned()
 }
 
+/// `type` of a provider's bounce webhook entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum WebhookFeedbackType {
+    Bounce,
+    Complaint,
+}
+
+/// One entry of `POST /v1/feedback/bounces`: a provider's bounce or
+/// complaint in a generic shape (map the provider's webhook onto it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WebhookFeedback {
+    #[serde(rename = "type")]
+    pub kind: WebhookFeedbackType,
+    /// Herald's message id (the `X-Herald-Message-Id` header, or the VERP
+    /// tag of the return path).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    /// The Message-ID header the message was sent with, with or without
+    /// angle brackets: used when `messageId` is absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header_message_id: Option<String>,
+    /// The address the provider reports about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient: Option<String>,
+    /// Bounces: the RFC 3463 enhanced status code (`5.1.1` is hard, `4.2.2`
+    /// soft). Required for a bounce.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// The remote server's reply or the provider's reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diagnostic: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_mta: Option<String>,
+    /// Complaints: `abuse` (default), `fraud`, `virus`, `other`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feedback_type: Option<String>,
+    /// The provider's id of this event: the same id twice is recorded
+    /// once. Without it, the same message, type, status and diagnostic are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+}
+
+/// Longest free-text field a webhook entry may carry.
+const WEBHOOK_TEXT_MAX: usize = 2000;
+
+impl WebhookFeedback {
+    /// The event to record, or every problem with a pointer under `at`
+    /// (e.g. `/3` for the fourth entry of an array, `` for a lone object).
+    pub fn into_event(self, at: &str) -> Result<FeedbackEvent, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let message_id = self
+            .message_id
+            .as_deref()
+            .map(|m| m.trim().to_ascii_lowercase());
+        if let Some(m) = &message_id
+            && !is_message_id(m)
+        {
+            errors.push(FieldError::new(
+                format!("{at}/messageId"),
+                "invalid_message_id",
+                format!("'{m}' is not a Herald message id"),
+            ));
+        }
+        let header_message_id = self
+            .header_message_id
+            .as_deref()
+            .map(bare_message_id)
+            .filter(|h| !h.is_empty());
+        if message_id.is_none() && header_message_id.is_none() {
+            errors.push(FieldError::new(
+                format!("{at}/messageId"),
+                "required",
+                "messageId or headerMessageId is required to find the message",
+            ));
+        }
+        if let Some(h) = &header_message_id
+            && (!h.contains('@') || h.len() > 998 || h.contains(char::is_whitespace))
+        {
+            errors.push(FieldError::new(
+                format!("{at}/headerMessageId"),
+                "invalid_message_id",
+                "headerMessageId must be a Message-ID such as <id@example.com>",
+            ));
+        }
+        for (field, value) in [
+            ("diagnostic", &self.diagnostic),
+            ("remoteMta", &self.remote_mta),
+            ("recipient", &self.recipient),
+            ("eventId", &self.event_id),
+        ] {
+            if value.as_ref().is_some_and(|v| v.len() > WEBHOOK_TEXT_MAX) {
+                errors.push(FieldError::new(
+                    format!("{at}/{field}"),
+                    "too_long",
+                    format!("{field} is longer than {WEBHOOK_TEXT_MAX} bytes"),
+                ));
+            }
+        }
+        let kind = match self.kind {
+            WebhookFeedbackType::Bounce => {
+                match self.status.as_deref().map(str::trim) {
+                    None => {
+                        errors.push(FieldError::new(
+                            format!("{at}/status"),
+                            "required",
+                            "a bounce needs its enhanced status code (RFC 3463), e.g. 5.1.1",
+                        ));
+                        None
+                    }
+                    Some(s) => match classify_status(s) {
+                        Some(class) => Some(FeedbackKind::Bounce(class)),
+                        None => {
+                            errors.push(FieldError::new(
+                                format!("{at}/status"),
+                                "invalid_status",
+                                format!("'{s}' is not a 4.x.x or 5.x.x enhanced status code"),
+                            ));
+                            None
+                        }
+                    },
+                }
+            }
+            WebhookFeedbackType::Complaint => {
+                let t = self
+                    .feedback_type
+                    .as_deref()
+                    .map(|t| t.trim().to_ascii_lowercase())
+                    .unwrap_or_else(|| "abuse".into());
+                let known = ["abuse", "fraud", "virus", "other"];
+                if known.contains(&t.as_str()) {
+                    Some(FeedbackKind::Complaint { feedback_type: t })
+                } else {
+                    errors.push(FieldError::new(
+                        format!("{at}/feedbackType"),
+                        "invalid_value",
+                        format!("'{t}' is not one of abuse, fraud, virus, other"),
+                    ));
+                    None
+                }
+            }
+        };
+        match kind {
+            Some(kind) if errors.is_empty() => {
+                let fingerprint = match &self.event_id {
+                    Some(id) => format!("event:{id}"),
+                    None => self.diagnostic.clone().unwrap_or_default(),
+                };
+                Ok(FeedbackEvent {
+                    kind,
+                    source: FeedbackSource::Webhook,
+                    message_id,
+                    header_message_id,
+                    recipient: self.recipient,
+                    status: self.status.map(|s| s.trim().to_owned()),
+                    diagnostic: self.diagnostic,
+                    remote_mta: self.remote_mta,
+                    user_agent: None,
+                    envelope_id: None,
+                    fingerprint,
+                })
+            }
+            _ => Err(errors),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,6 +488,37 @@ mod tests {
             ..b.clone()
         };
         assert_eq!(long.detail().chars().count(), 200);
+    }
+
+    fn webhook(v: Value) -> Result<FeedbackEvent, Vec<FieldError>> {
+        serde_json::from_value::<WebhookFeedback>(v)
+            .expect("parses")
+            .into_event("/0")
+    }
+
+    #[test]
+    fn webhook_entries() {
+        let id = crate::ids::new_id();
+        let e = webhook(json!({"type": "bounce", "messageId": id, "status": "5.1.1",
+                               "diagnostic": "550 user unknown"}))
+        .expect("valid");
+        assert_eq!(e.kind, FeedbackKind::Bounce(BounceClass::Hard));
+        assert_eq!(e.source, FeedbackSource::Webhook);
+        assert_eq!(e.data()["source"], "webhook");
+        let e = webhook(json!({"type": "complaint", "headerMessageId": "<a@b.example>"}))
+            .expect("valid");
+        assert_eq!(e.reason().as_deref(), Some("abuse"));
+        assert_eq!(e.header_message_id.as_deref(), Some("a@b.example"));
+
+        let errors = webhook(json!({"type": "bounce", "status": "550"})).unwrap_err();
+        let pointers: Vec<&str> = errors.iter().map(|e| e.pointer.as_str()).collect();
+        assert_eq!(pointers, ["/0/messageId", "/0/status"]);
+        let errors = webhook(json!({"type": "bounce", "messageId": "nope"})).unwrap_err();
+        let pointers: Vec<&str> = errors.iter().map(|e| e.pointer.as_str()).collect();
+        assert_eq!(pointers, ["/0/messageId", "/0/status"]);
+        let errors = webhook(json!({"type": "complaint", "messageId": id, "feedbackType": "spam"}))
+            .unwrap_err();
+        assert_eq!(errors[0].pointer, "/0/feedbackType");
     }
 
     #[test]
