@@ -3,7 +3,9 @@
 //! SMTP listener receives. Feedback that matches no message is counted and
 //! answered, not refused: the provider must not retry it forever.
 
+use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::{Extension, Json};
 use chrono::{SubsecRound, Utc};
 use serde::Serialize;
@@ -16,7 +18,7 @@ use herald_store::FeedbackRecorded;
 
 use crate::AppState;
 use crate::auth::{Caller, SCOPE_MANAGE};
-use crate::json_body::{JsonBody, from_value};
+use crate::json_body::{body_rejection, from_value, parse_value};
 use crate::problem::{ApiResult, Problem};
 
 /// Entries one call may carry.
@@ -43,11 +45,13 @@ pub struct FeedbackSummary {
 pub async fn bounces(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    body: JsonBody<Value>,
+    body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<FeedbackSummary>> {
     caller.require(SCOPE_MANAGE)?;
+    // An object or an array of them: read as a value, each entry checked.
+    let raw = parse_value(&body.map_err(body_rejection)?)?;
     // Every entry is checked before any is recorded: a 400 changes nothing.
-    let entries: Vec<(String, &Value)> = match &body.raw {
+    let entries: Vec<(String, &Value)> = match &raw {
         Value::Array(items) => items
             .iter()
             .enumerate()
