@@ -315,8 +315,7 @@ mod tests {
             .expect("built")
         };
         assert_eq!(input(&cfg).envelope_from, "news@mail.example.com");
-        cfg.email.as_mut().expect("email").bounce_address =
-            Some("bounces@mail.example.com".into());
+        cfg.email.as_mut().expect("email").bounce_address = Some("bounces@mail.example.com".into());
         let built = input(&cfg);
         assert_eq!(built.envelope_from, "bounces+m1@mail.example.com");
         assert!(

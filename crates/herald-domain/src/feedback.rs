@@ -78,7 +78,9 @@ pub enum FeedbackKind {
     Bounce(BounceClass),
     /// A recipient's complaint; `feedback_type` is ARF's Feedback-Type
     /// (`abuse`, `fraud`, `virus`, `other`) or a provider's word.
-    Complaint { feedback_type: String },
+    Complaint {
+        feedback_type: String,
+    },
     /// A DSN with `Action: delivered` (or relayed, expanded).
     Delivered,
 }
@@ -343,29 +345,27 @@ impl WebhookFeedback {
             }
         }
         let kind = match self.kind {
-            WebhookFeedbackType::Bounce => {
-                match self.status.as_deref().map(str::trim) {
+            WebhookFeedbackType::Bounce => match self.status.as_deref().map(str::trim) {
+                None => {
+                    errors.push(FieldError::new(
+                        format!("{at}/status"),
+                        "required",
+                        "a bounce needs its enhanced status code (RFC 3463), e.g. 5.1.1",
+                    ));
+                    None
+                }
+                Some(s) => match classify_status(s) {
+                    Some(class) => Some(FeedbackKind::Bounce(class)),
                     None => {
                         errors.push(FieldError::new(
                             format!("{at}/status"),
-                            "required",
-                            "a bounce needs its enhanced status code (RFC 3463), e.g. 5.1.1",
+                            "invalid_status",
+                            format!("'{s}' is not a 4.x.x or 5.x.x enhanced status code"),
                         ));
                         None
                     }
-                    Some(s) => match classify_status(s) {
-                        Some(class) => Some(FeedbackKind::Bounce(class)),
-                        None => {
-                            errors.push(FieldError::new(
-                                format!("{at}/status"),
-                                "invalid_status",
-                                format!("'{s}' is not a 4.x.x or 5.x.x enhanced status code"),
-                            ));
-                            None
-                        }
-                    },
-                }
-            }
+                },
+            },
             WebhookFeedbackType::Complaint => {
                 let t = self
                     .feedback_type

@@ -151,6 +151,9 @@ mod tests {
         assert_eq!(b[0].kind, FeedbackKind::Bounce(BounceClass::Hard));
         assert_eq!(b[0].status, None);
         // No per-recipient group at all.
-        assert!(parse_delivery_status("Reporting-MTA: dns; x\n", &OriginalMessage::default()).is_empty());
+        assert!(
+            parse_delivery_status("Reporting-MTA: dns; x\n", &OriginalMessage::default())
+                .is_empty()
+        );
     }
 }

@@ -96,6 +96,9 @@ mod tests {
             Some("550 5.1.1 <jane@example.com>: user unknown")
         );
         assert_eq!(g[1].get("Status"), None);
-        assert!(g[1].canonical().starts_with("final-recipient:rfc822; jane@"));
+        assert!(
+            g[1].canonical()
+                .starts_with("final-recipient:rfc822; jane@")
+        );
     }
 }

@@ -165,13 +165,26 @@ async fn soft_bounces_and_complaints_by_message_id() {
 
     let mut soft = bounce(BounceClass::Soft, "4.2.2");
     soft.message_id = Some(ids[0].clone());
-    let got = store.record_feedback(Some("prod"), &soft, Utc::now()).await.unwrap();
+    let got = store
+        .record_feedback(Some("prod"), &soft, Utc::now())
+        .await
+        .unwrap();
     assert!(
-        matches!(got, FeedbackRecorded::Recorded { suppressed: false, .. }),
+        matches!(
+            got,
+            FeedbackRecorded::Recorded {
+                suppressed: false,
+                ..
+            }
+        ),
         "{got:?}"
     );
     let msg = store.get_message("prod", &ids[0]).await.unwrap().unwrap();
-    assert_eq!(msg.status, MessageStatus::Sent, "a soft bounce is only an event");
+    assert_eq!(
+        msg.status,
+        MessageStatus::Sent,
+        "a soft bounce is only an event"
+    );
     assert_eq!(msg.history.last().unwrap().reason.as_deref(), Some("soft"));
     assert!(suppressions(&store, "u0@example.com").await.is_empty());
 
@@ -190,7 +203,13 @@ async fn soft_bounces_and_complaints_by_message_id() {
         .await
         .unwrap();
     assert!(
-        matches!(got, FeedbackRecorded::Recorded { suppressed: true, .. }),
+        matches!(
+            got,
+            FeedbackRecorded::Recorded {
+                suppressed: true,
+                ..
+            }
+        ),
         "{got:?}"
     );
     let msg = store.get_message("prod", &ids[1]).await.unwrap().unwrap();
@@ -220,7 +239,10 @@ async fn unmatched_feedback_changes_nothing() {
         e.message_id = message_id;
         e.header_message_id = header;
         assert_eq!(
-            store.record_feedback(sandbox, &e, Utc::now()).await.unwrap(),
+            store
+                .record_feedback(sandbox, &e, Utc::now())
+                .await
+                .unwrap(),
             FeedbackRecorded::Unmatched,
             "{e:?} in {sandbox:?}"
         );

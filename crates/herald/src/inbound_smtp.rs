@@ -135,16 +135,16 @@ impl Session {
         let mut message = Vec::new();
         let mut buf = vec![0u8; 16 * 1024];
         loop {
-            let n = match tokio::time::timeout(self.limits.idle_timeout, stream.read(&mut buf)).await
-            {
-                Ok(r) => r?,
-                Err(_) => {
-                    stream
-                        .write_all(b"421 4.4.2 Idle too long, closing\r\n")
-                        .await?;
-                    return Ok(());
-                }
-            };
+            let n =
+                match tokio::time::timeout(self.limits.idle_timeout, stream.read(&mut buf)).await {
+                    Ok(r) => r?,
+                    Err(_) => {
+                        stream
+                            .write_all(b"421 4.4.2 Idle too long, closing\r\n")
+                            .await?;
+                        return Ok(());
+                    }
+                };
             if n == 0 {
                 return Ok(());
             }
@@ -254,10 +254,7 @@ impl Session {
                 if self.rcpts.is_empty() {
                     "503 5.5.1 RCPT first\r\n".into()
                 } else {
-                    return (
-                        "354 End data with <CR><LF>.<CR><LF>\r\n".into(),
-                        Next::Data,
-                    );
+                    return ("354 End data with <CR><LF>.<CR><LF>\r\n".into(), Next::Data);
                 }
             }
             Request::Rset => {

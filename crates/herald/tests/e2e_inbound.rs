@@ -326,7 +326,11 @@ async fn a_dsn_and_an_arf_report_over_smtp_are_matched_classified_and_suppress()
     assert_eq!(events.len(), 1, "{m:#}");
     assert_eq!(events[0]["reason"], "soft");
     assert_eq!(events[0]["data"]["status"], "4.4.7");
-    assert!(suppression_reasons(&herald, "soft@example.com").await.is_empty());
+    assert!(
+        suppression_reasons(&herald, "soft@example.com")
+            .await
+            .is_empty()
+    );
     // The complaint: an event, a suppression, the consent withdrawn.
     let m = herald.message(&ids["complains@example.com"]).await;
     assert_eq!(m["status"], "sent", "{m:#}");
@@ -378,7 +382,11 @@ async fn a_dsn_and_an_arf_report_over_smtp_are_matched_classified_and_suppress()
 #[tokio::test]
 async fn provider_webhooks_record_feedback_and_bad_input_is_a_400_with_a_pointer() {
     let (_smtp, herald, _inbound) = start().await;
-    let ids = send_to(&herald, &["gone@example.com", "angry@example.com", "full@example.com"]).await;
+    let ids = send_to(
+        &herald,
+        &["gone@example.com", "angry@example.com", "full@example.com"],
+    )
+    .await;
     let angry_header = format!("<{}@herald.test>", ids["angry@example.com"]);
 
     // Bad input first: a 400 naming the field, and nothing recorded.
@@ -402,12 +410,27 @@ async fn provider_webhooks_record_feedback_and_bad_input_is_a_400_with_a_pointer
         .collect();
     assert_eq!(pointers, ["/1/status", "/2/messageId"], "{v}");
     let m = herald.message(&ids["gone@example.com"]).await;
-    assert!(feedback_events(&m).is_empty(), "a 400 records nothing: {m:#}");
+    assert!(
+        feedback_events(&m).is_empty(),
+        "a 400 records nothing: {m:#}"
+    );
     for (body, pointer) in [
-        (json!({"type": "bounced", "messageId": ids["gone@example.com"]}), "/type"),
-        (json!({"type": "bounce", "messageId": "42", "status": "5.1.1"}), "/messageId"),
-        (json!({"type": "bounce", "messageId": ids["gone@example.com"], "status": "2.0.0"}), "/status"),
-        (json!({"type": "bounce", "messageId": ids["gone@example.com"], "status": "5.1.1", "extra": 1}), "/extra"),
+        (
+            json!({"type": "bounced", "messageId": ids["gone@example.com"]}),
+            "/type",
+        ),
+        (
+            json!({"type": "bounce", "messageId": "42", "status": "5.1.1"}),
+            "/messageId",
+        ),
+        (
+            json!({"type": "bounce", "messageId": ids["gone@example.com"], "status": "2.0.0"}),
+            "/status",
+        ),
+        (
+            json!({"type": "bounce", "messageId": ids["gone@example.com"], "status": "5.1.1", "extra": 1}),
+            "/extra",
+        ),
         (json!([]), ""),
     ] {
         let (status, v) = herald
@@ -444,7 +467,10 @@ async fn provider_webhooks_record_feedback_and_bad_input_is_a_400_with_a_pointer
     let m = herald.message(&ids["gone@example.com"]).await;
     assert_eq!(m["status"], "bounced", "{m:#}");
     let e = &feedback_events(&m)[0];
-    assert_eq!((&e["reason"], &e["data"]["source"]), (&json!("hard"), &json!("webhook")));
+    assert_eq!(
+        (&e["reason"], &e["data"]["source"]),
+        (&json!("hard"), &json!("webhook"))
+    );
     assert_eq!(
         suppression_reasons(&herald, "gone@example.com").await,
         vec![("hardBounce".to_string(), "bounce".to_string())]
@@ -458,7 +484,11 @@ async fn provider_webhooks_record_feedback_and_bad_input_is_a_400_with_a_pointer
     let m = herald.message(&ids["full@example.com"]).await;
     assert_eq!(m["status"], "sent");
     assert_eq!(feedback_events(&m)[0]["reason"], "soft");
-    assert!(suppression_reasons(&herald, "full@example.com").await.is_empty());
+    assert!(
+        suppression_reasons(&herald, "full@example.com")
+            .await
+            .is_empty()
+    );
 
     // The provider redelivers the same event: a duplicate, nothing new.
     let v = herald

@@ -82,13 +82,12 @@ pub async fn record(
         return Ok(FeedbackRecorded::Unmatched);
     };
     let key = e.dedupe_key(&m.id);
-    let seen: Option<i64> = sqlx::query_scalar(
-        "SELECT 1 FROM inbound_feedback WHERE sandbox = ?1 AND dedupe_key = ?2",
-    )
-    .bind(&m.sandbox)
-    .bind(&key)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let seen: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM inbound_feedback WHERE sandbox = ?1 AND dedupe_key = ?2")
+            .bind(&m.sandbox)
+            .bind(&key)
+            .fetch_optional(&mut *tx)
+            .await?;
     if seen.is_some() {
         return Ok(FeedbackRecorded::Duplicate { message_id: m.id });
     }
