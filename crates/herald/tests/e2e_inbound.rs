@@ -86,7 +86,7 @@ fn received(smtp: &SmtpServer, to: &str) -> String {
         .unwrap_or_else(|| panic!("no message to {to} received"))
 }
 
-fn header<'a>(raw: &'a str, name: &str) -> Option<String> {
+fn header(raw: &str, name: &str) -> Option<String> {
     raw_header_lines(raw.as_bytes())
         .into_iter()
         .find(|(n, _)| n == name)
