@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use herald_domain::campaign::Tracking;
 use herald_domain::channel::ChannelConfiguration;
 use herald_domain::content::{CompiledContent, CompiledEmail, render_data};
 use herald_domain::message::{Deliverable, RenderedEmail};
@@ -15,6 +16,8 @@ use herald_store::Store;
 pub struct Prepared {
     pub content: CompiledContent,
     pub configuration: ChannelConfiguration,
+    /// The campaign action's open and click tracking.
+    pub tracking: Tracking,
     /// Content that reads no variable renders the same for everyone: it is
     /// rendered once per locale (rapid delivery of a push blast).
     constant: bool,
@@ -30,6 +33,16 @@ impl Prepared {
     /// What to send for `m`: a proof's content as it was rendered when
     /// asked for, otherwise its locale's compiled content rendered now.
     pub fn render(&self, m: &Deliverable) -> Result<RenderedEmail, String> {
+        self.render_with(m, None)
+    }
+
+    /// Renders with `unsubscribeUrl` in the data (the body's own
+    /// unsubscribe link) when the message has one.
+    pub fn render_with(
+        &self,
+        m: &Deliverable,
+        unsubscribe_url: Option<&str>,
+    ) -> Result<RenderedEmail, String> {
         if let Some(proof) = &m.proof {
             return Ok(proof.clone());
         }
@@ -42,7 +55,10 @@ impl Prepared {
         {
             return Ok(r.clone());
         }
-        let data = render_data(&m.profile, &m.execution_context, &m.recipient_context);
+        let mut data = render_data(&m.profile, &m.execution_context, &m.recipient_context);
+        if let (Some(url), Some(obj)) = (unsubscribe_url, data.as_object_mut()) {
+            obj.insert("unsubscribeUrl".into(), url.into());
+        }
         let r = compiled
             .render(&data)
             .map_err(|e| format!("render error: {e}"))?;
@@ -54,13 +70,18 @@ impl Prepared {
         Ok(r)
     }
 
-    fn new(content: CompiledContent, configuration: ChannelConfiguration) -> Prepared {
+    fn new(
+        content: CompiledContent,
+        configuration: ChannelConfiguration,
+        tracking: Tracking,
+    ) -> Prepared {
         // Only plain text: a helper like currentTimeInMillis reads no
         // variable and still differs per render.
         let constant = content.email.is_some() && content.is_static();
         Prepared {
             content,
             configuration,
+            tracking,
             constant,
             rendered_once: Mutex::new(HashMap::new()),
         }
@@ -122,6 +143,7 @@ impl ContentCache {
         Ok(Arc::new(Prepared::new(
             CompiledContent::default(),
             configuration,
+            c.definition.action.tracking,
         )))
     }
 
@@ -150,7 +172,11 @@ impl ContentCache {
             .ok_or_else(|| PrepareError::ConfigurationMissing(cfg_id.clone()))?;
         let content = CompiledContent::compile(&v.definition, &v.fragments)
             .map_err(|e| PrepareError::Compile(e.to_string()))?;
-        let prepared = Arc::new(Prepared::new(content, configuration));
+        let prepared = Arc::new(Prepared::new(
+            content,
+            configuration,
+            v.definition.action.tracking,
+        ));
         if let Ok(mut map) = self.entries.write() {
             map.insert(key, (Instant::now(), prepared.clone()));
         }

@@ -9,9 +9,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
+use herald_domain::campaign::Tracking;
 use herald_domain::channel::{ChannelConfiguration, DkimKeyAlgorithm, EmailSettings};
 use herald_domain::message::RenderedEmail;
 use herald_domain::token::{TokenClaims, TokenError, TokenKey, TokenPurpose};
+use herald_mail::tracking::{Links, add_open_pixel, rewrite_html, rewrite_text};
 use herald_mail::{
     BuildError, DkimAlgorithm, DkimError, DkimSigner, ListUnsubscribe, OutgoingEmail, build_email,
     html_to_text,
@@ -30,6 +32,9 @@ pub struct EmailInput<'a> {
     /// a configuration with `listUnsubscribe: true`). The caller decides,
     /// from the campaign's category or the message's priority.
     pub marketing: bool,
+    /// The campaign's open and click tracking (HTML links and pixel, and
+    /// the links of the text part).
+    pub tracking: Tracking,
     pub date: DateTime<Utc>,
 }
 
@@ -45,6 +50,8 @@ pub struct BuiltEmail {
     pub envelope_from: String,
     /// Whether a DKIM signature was added (no key for the From domain: no).
     pub signed: bool,
+    /// The tracked links, by index (what a click may redirect to).
+    pub links: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,7 +69,7 @@ pub enum EmailBuildError {
     },
     #[error("DKIM signing failed: {0}")]
     Sign(#[from] DkimError),
-    #[error("cannot sign the unsubscribe token: {0}")]
+    #[error("cannot sign a tracking or unsubscribe token: {0}")]
     Token(#[from] TokenError),
 }
 
@@ -108,11 +115,51 @@ impl EmailBuilder {
         // Derived from the message id: the same on every retry.
         let header_message_id = format!("{}@{}", input.message_id, domain);
         let rendered = input.rendered;
-        let text = if rendered.text.trim().is_empty() {
+        let mut text = if rendered.text.trim().is_empty() {
             rendered.html.as_deref().map(html_to_text)
         } else {
             Some(rendered.text.clone())
         };
+        let mut html = rendered.html.clone();
+        let base = self.base_url(settings);
+        let mut links = Links::keeping(vec![format!("{base}/u/")]);
+        match &self.token_key {
+            Some(key) if input.tracking.clicks || input.tracking.opens => {
+                let sign = |purpose, link| {
+                    key.sign(&TokenClaims {
+                        purpose,
+                        message_id: input.message_id.to_owned(),
+                        link,
+                    })
+                };
+                if input.tracking.clicks {
+                    // Signed up front: the rewrite callback cannot fail.
+                    let tokens = (0..count_links(html.as_deref(), text.as_deref(), &base))
+                        .map(|i| sign(TokenPurpose::Click, Some(i as u32)))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    let url = |i: u32| {
+                        format!(
+                            "{base}/t/c/{}",
+                            tokens.get(i as usize).map(String::as_str).unwrap_or("")
+                        )
+                    };
+                    html = html.map(|h| rewrite_html(&h, &mut links, &url));
+                    text = text.map(|t| rewrite_text(&t, &mut links, &url));
+                }
+                if input.tracking.opens {
+                    let token = sign(TokenPurpose::Open, None)?;
+                    html = html.map(|h| add_open_pixel(&h, &format!("{base}/t/o/{token}")));
+                }
+            }
+            Some(_) => {}
+            None if input.tracking.clicks || input.tracking.opens => {
+                tracing::debug!(
+                    message_id = input.message_id,
+                    "no token key: tracking is off for this message"
+                );
+            }
+            None => {}
+        }
 
         let list_unsubscribe = match &self.token_key {
             Some(key) if input.marketing || settings.list_unsubscribe => {
@@ -144,7 +191,7 @@ impl EmailBuilder {
             to: input.to.to_owned(),
             subject: rendered.subject.clone(),
             preheader: rendered.preheader.clone(),
-            html: rendered.html.clone(),
+            html,
             text,
             message_id: header_message_id.clone(),
             date: input.date,
@@ -161,7 +208,66 @@ impl EmailBuilder {
             header_message_id,
             envelope_from: envelope_from(settings, input.message_id),
             signed,
+            links: links.0,
         })
+    }
+
+    /// The `/u/{token}` link of a message (`List-Unsubscribe`, and the
+    /// body's `{{unsubscribeUrl}}`); `None` without a token key.
+    pub fn unsubscribe_url(
+        &self,
+        configuration: &ChannelConfiguration,
+        message_id: &str,
+    ) -> Option<String> {
+        let key = self.token_key.as_ref()?;
+        let token = key
+            .sign(&TokenClaims {
+                purpose: TokenPurpose::Unsubscribe,
+                message_id: message_id.to_owned(),
+                link: None,
+            })
+            .ok()?;
+        let base = match configuration.email.as_ref() {
+            Some(settings) => self.base_url(settings),
+            None => self.public_base_url.clone(),
+        };
+        Some(format!("{base}/u/{token}"))
+    }
+
+    /// Click tracking of a plain text (an SMS): its links rewritten to
+    /// `/t/c/{token}`, and the links by index. Without a token key the text
+    /// is returned as it is.
+    pub fn track_text_links(
+        &self,
+        configuration: &ChannelConfiguration,
+        message_id: &str,
+        text: &str,
+    ) -> Result<(String, Vec<String>), EmailBuildError> {
+        let Some(key) = &self.token_key else {
+            return Ok((text.to_owned(), Vec::new()));
+        };
+        let base = match configuration.email.as_ref() {
+            Some(settings) => self.base_url(settings),
+            None => self.public_base_url.clone(),
+        };
+        let tokens = (0..count_links(None, Some(text), &base))
+            .map(|i| {
+                key.sign(&TokenClaims {
+                    purpose: TokenPurpose::Click,
+                    message_id: message_id.to_owned(),
+                    link: Some(i as u32),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut links = Links::keeping(vec![format!("{base}/u/")]);
+        let url = |i: u32| {
+            format!(
+                "{base}/t/c/{}",
+                tokens.get(i as usize).map(String::as_str).unwrap_or("")
+            )
+        };
+        let text = rewrite_text(text, &mut links, &url);
+        Ok((text, links.0))
     }
 
     /// `https://{trackingDomain}` when the configuration has one.
@@ -242,6 +348,19 @@ fn parse_signer(configuration: &ChannelConfiguration) -> CachedSigner {
         .map_err(|e| e.to_string())
 }
 
+/// How many distinct links the HTML and text parts hold (the same count the
+/// rewrite will assign indices to).
+fn count_links(html: Option<&str>, text: Option<&str>, base: &str) -> usize {
+    let mut links = Links::keeping(vec![format!("{base}/u/")]);
+    if let Some(h) = html {
+        let _ = rewrite_html(h, &mut links, &|_| String::new());
+    }
+    if let Some(t) = text {
+        let _ = rewrite_text(t, &mut links, &|_| String::new());
+    }
+    links.0.len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,6 +429,7 @@ mod tests {
                 rendered: &r,
                 to: "jane@example.org",
                 marketing: false,
+                tracking: Default::default(),
                 date: Utc::now(),
             })
             .expect("built")
@@ -343,6 +463,7 @@ mod tests {
                 rendered: r,
                 to: "jane@example.org",
                 marketing: false,
+                tracking: Default::default(),
                 date: Utc::now(),
             }
         }

@@ -15,7 +15,7 @@ use herald_domain::delivery_settings::{QuietMode, ReplyClass};
 use herald_domain::message::{Deliverable, RenderedEmail, reasons};
 use herald_domain::suppression::Suppression;
 use herald_mail::{FailureClass, MailTransport, html_to_text};
-use herald_store::{ClaimRequest, DeliveryOutcome, Lane, OutcomeKind, Store};
+use herald_store::{ClaimRequest, DeliveryOutcome, Lane, OutcomeKind, Store, failure_reason};
 
 use crate::channels::Channels;
 use crate::clock::{Clock, SystemClock};
@@ -377,6 +377,7 @@ impl DeliveryEngine {
                     "expired: not delivered within {} s of being accepted",
                     gate.settings.max_age().num_seconds()
                 ),
+                reason: failure_reason::MAX_AGE.into(),
                 rendered: None,
             };
         }
@@ -512,7 +513,16 @@ impl DeliveryEngine {
                         suppression: (m.proof.is_none()).then_some(suppression),
                     }
                 } else {
-                    OutcomeKind::Failed { error, rendered }
+                    OutcomeKind::Failed {
+                        error,
+                        reason: if from_server {
+                            failure_reason::PERMANENT_REPLY
+                        } else {
+                            failure_reason::CANNOT_SEND
+                        }
+                        .into(),
+                        rendered,
+                    }
                 }
             }
         }
@@ -522,7 +532,18 @@ impl DeliveryEngine {
         if prepared.configuration.email.is_none() {
             return permanent("the channel configuration has no email settings".into());
         }
-        let mut rendered: RenderedEmail = match prepared.render(m) {
+        let marketing = m.priority >= 1;
+        let unsubscribe_url = prepared
+            .configuration
+            .email
+            .as_ref()
+            .filter(|s| marketing || s.list_unsubscribe)
+            .and_then(|_| {
+                self.email_builder
+                    .unsubscribe_url(&prepared.configuration, &m.message_id)
+            });
+        let mut rendered: RenderedEmail = match prepared.render_with(m, unsubscribe_url.as_deref())
+        {
             Ok(r) => r,
             Err(error) => {
                 return Attempt::Failed {
@@ -546,7 +567,8 @@ impl DeliveryEngine {
             message_id: &m.message_id,
             rendered: &rendered,
             to: &m.address,
-            marketing: m.priority >= 1,
+            marketing,
+            tracking: prepared.tracking,
             date: Utc::now(),
         }) {
             Ok(b) => b,
@@ -559,6 +581,7 @@ impl DeliveryEngine {
                 };
             }
         };
+        rendered.links = built.links;
         match self
             .email
             .send(&built.envelope_from, &m.address, &built.raw)
@@ -583,6 +606,19 @@ impl DeliveryEngine {
             Ok(r) => r,
             Err(error) => return permanent(error),
         };
+        if prepared.tracking.clicks && m.proof.is_none() {
+            match self.email_builder.track_text_links(
+                &prepared.configuration,
+                &m.message_id,
+                &rendered.text,
+            ) {
+                Ok((text, links)) => {
+                    rendered.text = text;
+                    rendered.links = links;
+                }
+                Err(e) => return permanent(format!("cannot track the SMS links: {e}")),
+            }
+        }
         let (transport, settings) = match ch.sms_for(&prepared.configuration) {
             Ok(t) => t,
             Err(e) => return permanent(format!("the SMS settings are not usable: {e}")),
@@ -709,6 +745,7 @@ impl DeliveryEngine {
                             "gave up: the next try would be past the maximum age of {} s: {error}",
                             gate.settings.max_age().num_seconds()
                         ),
+                        reason: failure_reason::MAX_AGE.into(),
                         rendered,
                     };
                 }
@@ -716,6 +753,7 @@ impl DeliveryEngine {
             }
             None => OutcomeKind::Failed {
                 error: format!("gave up after {} attempts: {error}", m.attempts),
+                reason: failure_reason::MAX_ATTEMPTS.into(),
                 rendered,
             },
         }

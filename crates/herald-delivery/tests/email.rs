@@ -79,6 +79,7 @@ fn input<'a>(
         rendered,
         to: "jane@example.com",
         marketing,
+        tracking: Default::default(),
         date: Utc::now(),
     }
 }

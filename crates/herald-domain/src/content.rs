@@ -191,6 +191,7 @@ impl CompiledEmail {
             },
             segments: None,
             encoding: None,
+            links: Vec::new(),
         })
     }
 

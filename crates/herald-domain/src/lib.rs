@@ -32,6 +32,9 @@ pub mod identity;
 pub mod import;
 // --- signed tracking and unsubscribe tokens
 pub mod token;
+// --- engagement tracking and reports
+pub mod engagement;
+pub mod report;
 
 pub use error::FieldError;
 // --- feedback webhooks

@@ -22,10 +22,6 @@ pub enum MessageStatus {
     /// The connection was lost after the content was handed over: it may
     /// or may not have arrived. Never retried on its own; resendable.
     Unknown,
-    /// A history event only, never a message's status: the recipient
-    /// complained (a feedback report or a provider's webhook). Not in
-    /// [`MessageStatus::ALL`], which lists the statuses messages have.
-    Complained,
 }
 
 impl MessageStatus {
@@ -49,14 +45,10 @@ impl MessageStatus {
             MessageStatus::Bounced => "bounced",
             MessageStatus::Excluded => "excluded",
             MessageStatus::Unknown => "unknown",
-            MessageStatus::Complained => "complained",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
-        MessageStatus::ALL
-            .into_iter()
-            .chain([MessageStatus::Complained])
-            .find(|m| m.as_str() == s)
+        MessageStatus::ALL.into_iter().find(|m| m.as_str() == s)
     }
     /// No further delivery work will happen on its own.
     pub fn is_final(self) -> bool {
@@ -113,22 +105,30 @@ pub struct RenderedEmail {
     pub segments: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encoding: Option<String>,
+    /// The tracked links, by index, as they were before the rewrite (a
+    /// click's redirect goes only to one of these).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageEvent {
     pub at: DateTime<Utc>,
-    pub status: MessageStatus,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-    /// Feedback received later: `hard` / `soft` for a bounce, the feedback
-    /// type (`abuse`, …) for a complaint.
+    /// A status the message went through (`queued`, `sent`, `bounced`, …)
+    /// or an engagement event (`opened`, `clicked`, `unsubscribed`,
+    /// `complained`, `resent`).
+    pub status: String,
+    /// The code reports group by: an exclusion or failure reason, `hard` or
+    /// `soft`, a link's index, `machine` for a privacy proxy's open.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    /// Feedback received later: its source and the report's fields.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub data: Option<Value>,
+    pub detail: Option<String>,
+    /// Extra facts (user agent, truncated IP, the clicked URL, DSN fields).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub data: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

@@ -9,6 +9,7 @@
 
 pub mod dkim;
 pub mod message;
+pub mod tracking;
 pub mod transport;
 
 pub use dkim::{DkimAlgorithm, DkimError, DkimSigner, select_signer};

@@ -42,6 +42,9 @@ pub struct AppState {
     fanouts: Arc<herald_audience::Runner>,
     /// Wakes the scheduler when a schedule is added.
     scheduler: Arc<Notify>,
+    /// Checks the tokens of tracking and unsubscribe links; without it
+    /// those links answer 404.
+    token_key: Option<Arc<herald_domain::token::TokenKey>>,
 }
 
 impl AppState {
@@ -58,7 +61,15 @@ impl AppState {
             wake,
             fanouts,
             scheduler: Arc::new(Notify::new()),
+            token_key: None,
         }
+    }
+
+    /// The install secret's key, the one the delivery engine signs links
+    /// with.
+    pub fn with_token_key(mut self, key: herald_domain::token::TokenKey) -> AppState {
+        self.token_key = Some(Arc::new(key));
+        self
     }
 
     /// Resumes the audience executions a previous process left in progress
@@ -138,9 +149,13 @@ pub async fn serve(
     app: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    // The peer's address feeds the (truncated) IP of opens and clicks.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
     // Give the tracing of the last responses a moment to flush.
     tokio::time::sleep(Duration::from_millis(10)).await;
     Ok(())

@@ -26,7 +26,7 @@ use crate::routes::feedback;
         language_settings::create, language_settings::list, language_settings::get_one,
         fragments::create, fragments::list, fragments::get_one, fragments::put, fragments::get_version, fragments::delete,
         campaigns::create, campaigns::list, campaigns::get_one, campaigns::patch, campaigns::delete,
-        campaigns::review, campaigns::activate, campaigns::stop, campaigns::simulate, proofs::create, campaigns::curl, reports::campaign, reports::execution,
+        campaigns::review, campaigns::activate, campaigns::stop, campaigns::simulate, proofs::create, campaigns::curl, reports::campaign, reports::campaign_csv, reports::execution, messages::events,
         profiles::put, profiles::get_one,
         executions::unitary, executions::get_one,
         audiences::create, audiences::list, audiences::get_one, audiences::delete, audiences::add_members, audiences::estimate,

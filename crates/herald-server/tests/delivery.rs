@@ -812,6 +812,48 @@ async fn sms_without_a_provider_goes_to_the_outbox_with_its_segments() {
 }
 
 #[tokio::test]
+async fn sms_links_are_click_tracked_when_the_campaign_asks() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, _e) = start_with_channels(Recorder::ok(), engine_config(ahead()), dir.path()).await;
+    let cfg = channel_config(&s, "sms", json!({"from": "SHOP"})).await;
+    let c = live(
+        &s,
+        json!({"name": "Parcel", "category": "transactional",
+               "action": {"channel": "sms", "channelConfigurationId": cfg, "tracking": {"clicks": true}},
+               "content": {"sms": {"text": "Parcel {{context.id}}: https://parcel.example/t/{{context.id}}."}},
+               "audience": {"identityNamespace": "phone", "createNewProfiles": true}}),
+    )
+    .await;
+    let r = s
+        .fire(&json!({"requestId": "sms-track", "campaignId": c, "context": {"id": "P42"},
+                      "recipients": [{"type": "external", "namespace": "phone", "userId": "+33612345678"}]}))
+        .await;
+    let ex = r.ok(202)["executionId"].as_str().unwrap().to_string();
+    eventually("the SMS sent", async || {
+        messages(&s, &ex)
+            .await
+            .iter()
+            .all(|m| m["status"] == "sent")
+    })
+    .await;
+    let lines = jsonl(&dir.path().join("outbox/sms.jsonl"));
+    let text = lines[0]["text"].as_str().unwrap();
+    let prefix = format!("Parcel P42: {}/t/c/", s.base);
+    assert!(text.starts_with(&prefix) && text.ends_with('.'), "{text}");
+    let url = text.trim_end_matches('.').rsplit(' ').next().unwrap();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .build()
+        .unwrap();
+    let r = client.get(url).send().await.unwrap();
+    assert_eq!(r.status(), 302);
+    assert_eq!(r.headers()["location"], "https://parcel.example/t/P42");
+    let report = s.get(&format!("/v1/campaigns/{c}/report")).await;
+    assert_eq!(report.ok(200)["clicks"], 1, "{}", report.text);
+}
+
+#[tokio::test]
 async fn sms_through_twilio_records_the_provider_id() {
     use axum::extract::Form;
     use axum::routing::post;

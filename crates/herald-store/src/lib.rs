@@ -315,6 +315,35 @@ pub trait Store: Send + Sync + 'static {
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<bool>;
+    // --- events after the send, and reports
+    /// Appends events (opens, clicks, …) through the group commit: many
+    /// callers share one transaction. Answers once they are on disk.
+    async fn record_events(&self, events: Vec<NewEvent>) -> Result<()>;
+    /// The message a tracking or unsubscribe token names.
+    async fn tracked_message(&self, message_id: &str) -> Result<Option<TrackedMessage>>;
+    /// Sets the profile's marketing consent for the message's channel (or,
+    /// for a recipient without a profile, suppresses the address with
+    /// reason `unsubscribe`) and records the event, in one transaction.
+    async fn change_consent(&self, change: &ConsentChange) -> Result<ConsentOutcome>;
+    /// Report counters in `[from, to)` (minute precision), summed.
+    async fn report_counters(
+        &self,
+        scope: RollupScope<'_>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<Vec<Counter>>;
+    /// Messages by current status.
+    async fn report_statuses(&self, scope: RollupScope<'_>) -> Result<BTreeMap<String, u64>>;
+    /// `metrics` per bucket of `bucket_minutes` in `[from, to)`; empty
+    /// buckets are left out.
+    async fn report_series(
+        &self,
+        scope: RollupScope<'_>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        bucket_minutes: i64,
+        metrics: &[&str],
+    ) -> Result<Vec<SeriesPoint>>;
     // --- feedback webhooks
     /// Stores a webhook with its cursor at the last event so far (it hears
     /// of events from its creation on).

@@ -51,6 +51,18 @@ pub enum AcceptOutcome {
     Existing(Box<Execution>),
 }
 
+/// The error codes of failed messages in reports (`errors.byReason`).
+pub mod failure_reason {
+    /// The next retry would have been past the configuration's maximum age.
+    pub const MAX_AGE: &str = "maxAge";
+    /// Every attempt the configuration allows was transient-failed.
+    pub const MAX_ATTEMPTS: &str = "maxAttempts";
+    /// The destination answered with a permanent error.
+    pub const PERMANENT_REPLY: &str = "permanentReply";
+    /// Herald could not send it at all (content, configuration, transport).
+    pub const CANNOT_SEND: &str = "cannotSend";
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum OutcomeKind {
     Sent {
@@ -63,8 +75,11 @@ pub enum OutcomeKind {
         error: String,
         retry_at: DateTime<Utc>,
     },
+    /// Given up for good; `reason` is the report's error code
+    /// ([`failure_reason`] names them).
     Failed {
         error: String,
+        reason: String,
         rendered: Option<RenderedEmail>,
     },
     /// The connection was lost after the content was handed over: it may
@@ -382,4 +397,79 @@ pub enum FeedbackRecorded {
     Duplicate { message_id: String },
     /// No message of Herald's matches it.
     Unmatched,
+}
+
+// --- events after the send, and report counters
+
+/// An event recorded after the fact: an open, a click, an unsubscribe, a
+/// bounce or complaint arriving later. `status`, `reason`, `detail` and
+/// `data` are the columns of `message_events` (migration 0011 says what the
+/// report counts of each).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    pub message_id: String,
+    pub at: DateTime<Utc>,
+    pub status: String,
+    pub reason: Option<String>,
+    pub detail: Option<String>,
+    pub data: Option<serde_json::Value>,
+}
+
+/// Whose counters a report reads: a campaign's, or one of its executions'.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RollupScope<'a> {
+    pub campaign_id: &'a str,
+    pub execution_id: Option<&'a str>,
+}
+
+/// One report counter summed over the window's minutes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counter {
+    pub metric: String,
+    pub dim: String,
+    pub n: u64,
+}
+
+/// One point of a report's time series: the bucket's start and the count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeriesPoint {
+    pub start: DateTime<Utc>,
+    pub metric: String,
+    pub n: u64,
+}
+
+/// What the tracking and unsubscribe endpoints need of a message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrackedMessage {
+    pub message_id: String,
+    pub sandbox: String,
+    pub campaign_id: String,
+    pub channel: herald_domain::channel::Channel,
+    pub profile_id: Option<String>,
+    pub address: Option<String>,
+    pub priority: i64,
+    /// The links of the message as sent, by index (click tracking).
+    pub links: Vec<String>,
+}
+
+/// An unsubscribe (or a resubscribe) from a message's link.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsentChange {
+    pub message_id: String,
+    /// `false` for a resubscribe.
+    pub unsubscribe: bool,
+    pub at: DateTime<Utc>,
+    /// How it came: `oneClick` (RFC 8058 POST), `page`, `mailto`.
+    pub source: String,
+}
+
+/// What a consent change did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsentOutcome {
+    /// The profile's consent (or the address's suppression) changed, and an
+    /// event was recorded.
+    Changed,
+    /// It already was so: nothing recorded, so a repeated POST counts once.
+    Unchanged,
+    NoSuchMessage,
 }

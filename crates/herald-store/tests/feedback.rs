@@ -130,7 +130,7 @@ async fn a_hard_bounce_by_message_id_header_bounces_and_suppresses_once() {
     let msg = store.get_message("prod", m).await.unwrap().unwrap();
     assert_eq!(msg.status, MessageStatus::Bounced);
     let last = msg.history.last().unwrap();
-    assert_eq!(last.status, MessageStatus::Bounced);
+    assert_eq!(last.status, "bounced");
     assert_eq!(last.reason.as_deref(), Some("hard"));
     assert_eq!(last.detail.as_deref(), Some("550 5.1.1 user unknown"));
     assert_eq!(last.data.as_ref().unwrap()["source"], "dsn");
@@ -151,7 +151,7 @@ async fn a_hard_bounce_by_message_id_header_bounces_and_suppresses_once() {
     assert_eq!(
         msg.history
             .iter()
-            .filter(|h| h.status == MessageStatus::Bounced)
+            .filter(|h| h.status == "bounced")
             .count(),
         1
     );
@@ -215,7 +215,7 @@ async fn soft_bounces_and_complaints_by_message_id() {
     let msg = store.get_message("prod", &ids[1]).await.unwrap().unwrap();
     assert_eq!(msg.status, MessageStatus::Sent);
     let last = msg.history.last().unwrap();
-    assert_eq!(last.status, MessageStatus::Complained);
+    assert_eq!(last.status, "complained");
     assert_eq!(last.reason.as_deref(), Some("abuse"));
     assert_eq!(
         suppressions(&store, "u1@example.com").await,

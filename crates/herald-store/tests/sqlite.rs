@@ -189,6 +189,7 @@ async fn an_expired_lease_makes_the_message_claimable_again() {
         at: later,
         kind: OutcomeKind::Failed {
             error: "late".into(),
+            reason: herald_store::failure_reason::PERMANENT_REPLY.into(),
             rendered: None,
         },
     };
@@ -243,6 +244,7 @@ async fn outcomes_move_messages_and_keep_history() {
             at: now,
             kind: OutcomeKind::Failed {
                 error: "550 no such user".into(),
+                reason: herald_store::failure_reason::PERMANENT_REPLY.into(),
                 rendered: None,
             },
         },
@@ -257,7 +259,7 @@ async fn outcomes_move_messages_and_keep_history() {
     assert_eq!(sent.rendered.as_ref().unwrap().subject, "Hi");
     assert_eq!(sent.header_message_id.as_deref(), Some("x@y"));
     assert_eq!(sent.history.len(), 2);
-    assert_eq!(sent.history[1].status, MessageStatus::Sent);
+    assert_eq!(sent.history[1].status, MessageStatus::Sent.as_str());
     let retry = store
         .get_message("prod", &claimed[1].message_id)
         .await
@@ -391,6 +393,7 @@ async fn counts_are_scoped_and_carry_retries_and_domains() {
                 &by_address("Ann@Other.ORG"),
                 OutcomeKind::Failed {
                     error: "550 no".into(),
+                    reason: herald_store::failure_reason::PERMANENT_REPLY.into(),
                     rendered: None,
                 },
             ),
@@ -439,4 +442,276 @@ async fn counts_are_scoped_and_carry_retries_and_domains() {
         .await
         .unwrap();
     assert!(foreign.by_status.is_empty(), "sandboxes stay apart");
+}
+
+/// A small deterministic generator: the event set is random but the same
+/// on every run.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+}
+
+#[tokio::test]
+async fn report_counters_match_a_replayed_event_set() {
+    use herald_domain::report::{CounterRow, Report};
+    use herald_store::{NewEvent, RollupScope};
+    use std::collections::{BTreeMap, HashSet};
+
+    let (_dir, store) = open().await;
+    // Two executions of campaign c1: 40 messages over two domains with 4
+    // exclusions, and 10 more.
+    let mut first = execution("r1", 40);
+    for (i, m) in first.messages.iter_mut().enumerate() {
+        if i % 2 == 1 {
+            m.address = Some(format!("u{i}@other.example"));
+        }
+        if i < 4 {
+            m.status = MessageStatus::Excluded;
+            m.exclusion_reason = Some(if i < 3 { "emailNoConsent" } else { "noAddress" }.into());
+        }
+        m.locale = Some(if i % 4 == 0 { "fr-FR" } else { "en-US" }.into());
+    }
+    let first_id = first.execution.id.clone();
+    store.accept_execution(first).await.unwrap();
+    store.accept_execution(execution("r2", 10)).await.unwrap();
+    let now = Utc::now();
+    let claimed = store
+        .claim_messages("w", 100, Duration::from_secs(60), now)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 46);
+    // Outcomes: every 10th fails, every 7th bounces, every 5th is retried
+    // first; the rest are sent.
+    let mut outcomes = Vec::new();
+    let mut sent_ids = Vec::new();
+    let (mut failed, mut hard, mut retried) = (0u64, 0u64, 0u64);
+    for (i, m) in claimed.iter().enumerate() {
+        let kind = if i % 10 == 0 {
+            failed += 1;
+            OutcomeKind::Failed {
+                error: "gave up".into(),
+                reason: herald_store::failure_reason::MAX_ATTEMPTS.into(),
+                rendered: None,
+            }
+        } else if i % 7 == 0 {
+            hard += 1;
+            OutcomeKind::Bounced {
+                error: "550 5.1.1 no such user".into(),
+                rendered: None,
+                suppression: None,
+            }
+        } else if i % 5 == 0 {
+            retried += 1;
+            OutcomeKind::Retry {
+                error: "451 later".into(),
+                retry_at: now,
+            }
+        } else {
+            sent_ids.push(m.message_id.clone());
+            OutcomeKind::Sent {
+                reply: "250 ok".into(),
+                rendered: RenderedEmail::default(),
+                header_message_id: format!("{}@x", m.message_id),
+            }
+        };
+        outcomes.push(DeliveryOutcome {
+            message_id: m.message_id.clone(),
+            worker: "w".into(),
+            at: now,
+            kind,
+        });
+    }
+    store.complete_messages(outcomes).await.unwrap();
+    // The retried ones are sent on their second try.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let again = store
+        .claim_messages("w", 100, Duration::from_secs(60), now)
+        .await
+        .unwrap();
+    assert_eq!(again.len() as u64, retried);
+    let outcomes: Vec<DeliveryOutcome> = again
+        .iter()
+        .map(|m| {
+            sent_ids.push(m.message_id.clone());
+            DeliveryOutcome {
+                message_id: m.message_id.clone(),
+                worker: "w".into(),
+                at: now,
+                kind: OutcomeKind::Sent {
+                    reply: "250 ok".into(),
+                    rendered: RenderedEmail::default(),
+                    header_message_id: "x".into(),
+                },
+            }
+        })
+        .collect();
+    store.complete_messages(outcomes).await.unwrap();
+
+    // 3,000 engagement events over the sent messages, half of them more
+    // than 24 h ago; the expected numbers are counted here, by brute force.
+    let mut rng = Lcg(42);
+    let urls = [
+        "https://a.example/",
+        "https://b.example/",
+        "https://c.example/",
+    ];
+    let mut events = Vec::new();
+    let (mut all, mut recent) = (BTreeMap::<&str, u64>::new(), BTreeMap::<&str, u64>::new());
+    let mut opened: HashSet<String> = HashSet::new();
+    let mut clicked: HashSet<String> = HashSet::new();
+    let mut clicked_link: HashSet<(String, u64)> = HashSet::new();
+    // In time order, as the unique counts are decided by the first event.
+    let mut timed: Vec<(chrono::DateTime<Utc>, String, u64, u64)> = (0..3000)
+        .map(|_| {
+            let id = sent_ids[rng.next(sent_ids.len() as u64) as usize].clone();
+            let hours = rng.next(48) as i64;
+            (
+                now - chrono::Duration::hours(hours) - chrono::Duration::minutes(1),
+                id,
+                rng.next(10),
+                rng.next(3),
+            )
+        })
+        .collect();
+    timed.sort_by_key(|t| t.0);
+    for (at, id, kind, link) in timed {
+        let is_recent = at > now - chrono::Duration::hours(24);
+        let mut count = |k: &'static str| {
+            *all.entry(k).or_default() += 1;
+            if is_recent {
+                *recent.entry(k).or_default() += 1;
+            }
+        };
+        let (status, reason, detail) = match kind {
+            0..=4 => {
+                count("opens");
+                if opened.insert(id.clone()) {
+                    count("uniqueOpens");
+                }
+                ("opened", None, None)
+            }
+            5 => {
+                count("machineOpens");
+                ("opened", Some("machine".to_string()), None)
+            }
+            6..=8 => {
+                count("clicks");
+                if clicked.insert(id.clone()) {
+                    count("uniqueClicks");
+                }
+                if clicked_link.insert((id.clone(), link)) && link == 0 {
+                    count("uniqueClicksA");
+                }
+                (
+                    "clicked",
+                    Some(link.to_string()),
+                    Some(urls[link as usize].to_string()),
+                )
+            }
+            _ => {
+                count("complaints");
+                ("complained", Some("abuse".to_string()), None)
+            }
+        };
+        events.push(NewEvent {
+            message_id: id,
+            at,
+            status: status.into(),
+            reason,
+            detail,
+            data: None,
+        });
+    }
+    // Several concurrent callers, as the tracking endpoints would be.
+    let mut tasks = Vec::new();
+    for chunk in events.chunks(250) {
+        let (store, chunk) = (store.clone(), chunk.to_vec());
+        tasks.push(tokio::spawn(
+            async move { store.record_events(chunk).await },
+        ));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+
+    let scope = RollupScope {
+        campaign_id: "c1",
+        execution_id: None,
+    };
+    let report = |from: Option<chrono::DateTime<Utc>>| {
+        let store = store.clone();
+        async move {
+            let counters = store.report_counters(scope, from, None).await.unwrap();
+            let statuses = store.report_statuses(scope).await.unwrap();
+            Report::from_counters(
+                counters.iter().map(|c| CounterRow {
+                    metric: &c.metric,
+                    dim: &c.dim,
+                    n: c.n,
+                }),
+                &statuses,
+            )
+        }
+    };
+    let whole = report(None).await;
+    let day = report(Some(now - chrono::Duration::hours(24))).await;
+    for (r, expect) in [(&whole, &all), (&day, &recent)] {
+        let e = |k| expect.get(k).copied().unwrap_or(0);
+        assert_eq!(r.opens, e("opens"));
+        assert_eq!(r.unique_opens, e("uniqueOpens"), "unique opens");
+        assert_eq!(r.machine_opens, e("machineOpens"));
+        assert_eq!(r.clicks, e("clicks"));
+        assert_eq!(r.complaints, e("complaints"));
+        let link_a = r.by_link.iter().find(|l| l.url == urls[0]).unwrap();
+        assert_eq!(
+            link_a.unique_clicks,
+            e("uniqueClicksA"),
+            "unique clicks of a link"
+        );
+        assert_eq!(r.by_link.iter().map(|l| l.clicks).sum::<u64>(), e("clicks"));
+    }
+    // Unique counts are decided over all time: the window's are its first
+    // events, which may come after ones outside it; the whole is exact.
+    assert_eq!(whole.unique_clicks, all["uniqueClicks"]);
+    assert_eq!(whole.targeted, 50);
+    assert_eq!(whole.excluded.total, 4);
+    assert_eq!(whole.excluded.by_reason["emailNoConsent"], 3);
+    assert_eq!(whole.sent, sent_ids.len() as u64);
+    assert_eq!(whole.bounced.hard, hard);
+    assert_eq!(whole.errors.by_reason["maxAttempts"], failed);
+    assert_eq!(whole.retries, retried);
+    assert_eq!(whole.by_locale["fr-FR"], 10);
+    // byStatus from the counters equals a scan of the messages.
+    let scan = store
+        .count_messages("prod", ReportScope::Campaign("c1"), None)
+        .await
+        .unwrap();
+    for (status, n) in &scan.by_status {
+        assert_eq!(whole.by_status[status.as_str()], *n, "{status:?}");
+    }
+    // The first execution's own counters.
+    let mine = store
+        .report_counters(
+            RollupScope {
+                campaign_id: "c1",
+                execution_id: Some(&first_id),
+            },
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+    let targeted: u64 = mine
+        .iter()
+        .filter(|c| c.metric == "targeted")
+        .map(|c| c.n)
+        .sum();
+    assert_eq!(targeted, 40);
 }

@@ -146,11 +146,11 @@ async fn an_excluded_message_has_an_excluded_event_with_its_reason() {
     store.accept_execution(new).await.unwrap();
     let m = store.get_message("prod", &excluded).await.unwrap().unwrap();
     assert_eq!(m.history.len(), 1, "{:?}", m.history);
-    assert_eq!(m.history[0].status, MessageStatus::Excluded);
+    assert_eq!(m.history[0].status, MessageStatus::Excluded.as_str());
     assert_eq!(m.history[0].detail.as_deref(), Some("noAddress"));
     let q = store.get_message("prod", &kept).await.unwrap().unwrap();
     assert_eq!(q.history.len(), 1, "only its creation");
-    assert_eq!(q.history[0].status, MessageStatus::Queued);
+    assert_eq!(q.history[0].status, MessageStatus::Queued.as_str());
 }
 
 #[tokio::test]
@@ -216,10 +216,10 @@ async fn an_audience_batch_writes_the_excluded_events_with_its_messages() {
         let m = store.get_message("prod", id).await.unwrap().unwrap();
         if i == 0 {
             assert_eq!(m.history.len(), 1);
-            assert_eq!(m.history[0].status, MessageStatus::Queued);
+            assert_eq!(m.history[0].status, MessageStatus::Queued.as_str());
         } else {
             assert_eq!(m.history.len(), 1);
-            assert_eq!(m.history[0].status, MessageStatus::Excluded);
+            assert_eq!(m.history[0].status, MessageStatus::Excluded.as_str());
             assert_eq!(m.history[0].detail.as_deref(), Some("emailNoConsent"));
         }
     }
@@ -257,6 +257,7 @@ async fn a_webhook_sees_the_events_of_its_campaigns_after_its_cursor() {
         },
         OutcomeKind::Failed {
             error: "550 no such user".into(),
+            reason: herald_store::failure_reason::PERMANENT_REPLY.into(),
             rendered: None,
         },
     ] {

@@ -306,6 +306,7 @@ async fn every_event_arrives_once_signed_and_in_order_even_across_an_outage() {
     .await;
     complete_all(&store, || OutcomeKind::Failed {
         error: "550 5.1.1 no such user".into(),
+        reason: herald_store::failure_reason::PERMANENT_REPLY.into(),
         rendered: None,
     })
     .await;

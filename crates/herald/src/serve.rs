@@ -53,6 +53,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     );
     info!(data_dir = %settings.data_dir.display(), "store opened (SQLite, WAL; every write fsync'd before it is answered)");
 
+    // Signs (engine) and checks (tracking routes) the links in messages.
+    let token_key = crate::secrets::load_or_create_token_key(&settings.data_dir)?;
     // Names this node's delivery and webhook leases.
     let worker_id = match &settings.worker_id {
         Some(w) => w.clone(),
@@ -78,9 +80,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
                 },
             )
             .with_email_builder(EmailBuilder::new(
-                Some(crate::secrets::load_or_create_token_key(
-                    &settings.data_dir,
-                )?),
+                Some(token_key.clone()),
                 public_url(&settings.listen),
             ))
             .with_channels(Arc::new(
@@ -103,7 +103,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let state = AppState::new(
         store.clone() as Arc<dyn Store>,
         engine.as_ref().map(|e| e.waker()),
-    );
+    )
+    .with_token_key(token_key);
     // Audience executions left in progress by a previous process resume
     // from their checkpoints; the scheduler fires due schedules.
     let (stop_background, background_rx) = tokio::sync::watch::channel(false);

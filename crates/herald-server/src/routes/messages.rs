@@ -86,6 +86,26 @@ pub async fn get_one(
         .ok_or_else(|| Problem::not_found("message", &id))
 }
 
+#[utoipa::path(get, path = "/v1/messages/{id}/events", tag = "messages",
+    responses((status = 200, description = "The message's timeline: every status it went through and every open, click, unsubscribe, bounce or complaint, oldest first"), (status = 404, body = Problem)))]
+pub async fn events(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    caller.require(SCOPE_MANAGE)?;
+    let m = state
+        .store
+        .get_message(&caller.sandbox, &id)
+        .await?
+        .ok_or_else(|| Problem::not_found("message", &id))?;
+    Ok(Json(serde_json::json!({
+        "messageId": m.message_id,
+        "status": m.status,
+        "events": m.history,
+    })))
+}
+
 /// The most messages one resend call takes.
 const MAX_RESEND: usize = 10_000;
 

@@ -12,6 +12,7 @@ pub mod messages;
 pub mod profiles;
 pub mod proofs;
 pub mod reports;
+pub mod tracking;
 // --- suppressions and business rules
 pub mod business_rules;
 pub mod suppressions;
@@ -78,6 +79,7 @@ pub fn authenticated() -> Router<AppState> {
         .route("/v1/campaigns/{id}/curl", get(campaigns::curl))
         .route("/v1/campaigns/{id}/proofs", post(proofs::create))
         .route("/v1/campaigns/{id}/report", get(reports::campaign))
+        .route("/v1/campaigns/{id}/report.csv", get(reports::campaign_csv))
         .route(
             "/v1/profiles/{namespace}/{id}",
             put(profiles::put)
@@ -130,6 +132,7 @@ pub fn authenticated() -> Router<AppState> {
         .route("/v1/messages", get(messages::list))
         .route("/v1/messages:resend", post(messages::resend))
         .route("/v1/messages/{id}", get(messages::get_one))
+        .route("/v1/messages/{id}/events", get(messages::events))
         // --- suppressions and business rules
         .route(
             "/v1/suppressions",
@@ -179,4 +182,10 @@ pub fn public() -> Router<AppState> {
     Router::new()
         .route("/ajo/im/health", get(health::health))
         .route("/healthz", get(health::health))
+        .route("/t/o/{token}", get(tracking::open))
+        .route("/t/c/{token}", get(tracking::click))
+        .route(
+            "/u/{token}",
+            get(tracking::unsubscribe_page).post(tracking::unsubscribe),
+        )
 }

@@ -131,23 +131,30 @@ async fn start_inner(
     ensure_admin_key(store.as_ref(), Some(ADMIN_KEY))
         .await
         .expect("admin key");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().unwrap();
+    // Links in messages point back at this server, signed with its key.
+    let token_key = herald_domain::token::TokenKey::new([7; 32]);
     let engine = engine.map(|(transport, config)| {
-        let mut e = herald_delivery::DeliveryEngine::new(store.clone(), transport, config);
+        let mut e = herald_delivery::DeliveryEngine::new(store.clone(), transport, config)
+            .with_email_builder(herald_delivery::EmailBuilder::new(
+                Some(token_key.clone()),
+                format!("http://{addr}"),
+            ));
         if let Some(c) = channels {
             e = e.with_channels(c);
         }
         e.start()
     });
-    let state = AppState::new(store.clone(), engine.as_ref().map(|e| e.waker()));
+    let state =
+        AppState::new(store.clone(), engine.as_ref().map(|e| e.waker())).with_token_key(token_key);
     let (stop, rx) = tokio::sync::watch::channel(false);
     // The scheduler lives as long as the test's runtime.
     std::mem::forget(stop);
     state.start_background(rx).await.expect("background tasks");
     let app = router(state, RouterOptions::default());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().unwrap();
     let task = tokio::spawn(async move {
         axum::serve(listener, app).await.expect("serve");
     });

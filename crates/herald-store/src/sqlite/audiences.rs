@@ -611,10 +611,10 @@ pub async fn append_fanout(
             }
         })
         .collect();
-    for chunk in excluded.chunks(MAX_PARAMS / 4) {
+    for chunk in excluded.chunks(MAX_PARAMS / 5) {
         let sql = format!(
-            "INSERT INTO message_events (message_id, at, status, detail) VALUES {}",
-            placeholders(chunk.len(), 4)
+            "INSERT INTO message_events (message_id, at, status, reason, detail) VALUES {}",
+            placeholders(chunk.len(), 5)
         );
         let mut q = sqlx::query(&sql);
         for (m, reason) in chunk {
@@ -622,6 +622,7 @@ pub async fn append_fanout(
                 .bind(&m.message_id)
                 .bind(at)
                 .bind(MessageStatus::Excluded.as_str())
+                .bind(*reason)
                 .bind(*reason);
         }
         q.execute(&mut *tx).await?;

@@ -143,7 +143,7 @@ pub async fn get_message(pool: &SqlitePool, sandbox: &str, id: &str) -> Result<O
     let Some(row) = row else { return Ok(None) };
     let mut message = row_to_message(&row)?;
     let events = sqlx::query(
-        "SELECT at, status, detail, reason, data FROM message_events WHERE message_id = ?1 ORDER BY seq",
+        "SELECT at, status, reason, detail, data FROM message_events WHERE message_id = ?1 ORDER BY seq",
     )
     .bind(id)
     .fetch_all(pool)
@@ -165,24 +165,22 @@ pub async fn get_message(pool: &SqlitePool, sandbox: &str, id: &str) -> Result<O
                 MessageStatus::Excluded
             } else {
                 MessageStatus::Queued
-            },
+            }
+            .as_str()
+            .to_owned(),
+            reason: message.exclusion_reason.clone(),
             detail: message.exclusion_reason.clone(),
-            reason: None,
             data: None,
         });
     }
     for e in events {
-        let status: String = e.try_get("status")?;
+        let data: Option<String> = e.try_get("data")?;
         message.history.push(MessageEvent {
             at: time(e.try_get("at")?)?,
-            status: MessageStatus::parse(&status)
-                .ok_or_else(|| StoreError::Corrupt(format!("unknown status {status}")))?,
-            detail: e.try_get("detail")?,
+            status: e.try_get("status")?,
             reason: e.try_get("reason")?,
-            data: e
-                .try_get::<Option<String>, _>("data")?
-                .map(|d| from_json(&d))
-                .transpose()?,
+            detail: e.try_get("detail")?,
+            data: data.map(|d| from_json(&d)).transpose()?,
         });
     }
     Ok(Some(message))

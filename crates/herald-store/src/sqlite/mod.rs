@@ -14,6 +14,9 @@ mod profiles;
 mod resend;
 mod wal_sync;
 mod writer;
+// --- events after the send, and reports
+mod engagement;
+mod reports;
 // --- suppressions and business rules
 mod business_rules;
 mod suppressions;
@@ -363,6 +366,39 @@ impl Store for SqliteStore {
         .await?;
         tx.commit().await?;
         Ok(true)
+    }
+    async fn record_events(&self, events: Vec<NewEvent>) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        self.submit(|reply| Command::Events(events, reply)).await
+    }
+    async fn tracked_message(&self, message_id: &str) -> Result<Option<TrackedMessage>> {
+        engagement::tracked_message(&self.read, message_id).await
+    }
+    async fn change_consent(&self, change: &ConsentChange) -> Result<ConsentOutcome> {
+        engagement::change_consent(&mut *self.writer.lock().await, change).await
+    }
+    async fn report_counters(
+        &self,
+        scope: RollupScope<'_>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<Vec<Counter>> {
+        reports::counters(&self.read, scope, from, to).await
+    }
+    async fn report_statuses(&self, scope: RollupScope<'_>) -> Result<BTreeMap<String, u64>> {
+        reports::statuses(&self.read, scope).await
+    }
+    async fn report_series(
+        &self,
+        scope: RollupScope<'_>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        bucket_minutes: i64,
+        metrics: &[&str],
+    ) -> Result<Vec<SeriesPoint>> {
+        reports::series(&self.read, scope, from, to, bucket_minutes, metrics).await
     }
     async fn resend_messages(
         &self,

@@ -68,11 +68,10 @@ pub async fn resend(
         .execute(&mut *tx)
         .await?;
         sqlx::query(
-            "INSERT INTO message_events (message_id, at, status, detail) VALUES (?, ?, ?, ?), (?, ?, 'queued', ?)",
+            "INSERT INTO message_events (message_id, at, status, detail) VALUES (?, ?, 'resent', ?), (?, ?, 'queued', ?)",
         )
         .bind(old)
         .bind(at)
-        .bind(&status)
         .bind(format!("resent by hand as {new_id}"))
         .bind(new_id)
         .bind(at)

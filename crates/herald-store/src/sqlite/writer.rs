@@ -28,7 +28,7 @@ use crate::types::*;
 use crate::{Result, StoreError};
 
 /// SQLite's default bound-parameter limit is 32766; stay well below it.
-const MAX_PARAMS: usize = 30_000;
+pub(super) const MAX_PARAMS: usize = 30_000;
 
 /// An execution to accept, with its JSON columns already serialized by the
 /// caller's task: the writer is the one serial resource, so it only binds.
@@ -64,12 +64,15 @@ pub enum Command {
         reply: oneshot::Sender<Result<Vec<Deliverable>>>,
     },
     Complete(Box<Completion>, oneshot::Sender<Result<()>>),
+    /// Opens, clicks and other events after the send.
+    Events(Vec<NewEvent>, oneshot::Sender<Result<()>>),
 }
 
 enum Reply {
     Accept(Result<AcceptOutcome>),
     Claim(Result<Vec<Deliverable>>),
     Complete(Result<()>),
+    Events(Result<()>),
 }
 
 impl Command {
@@ -99,6 +102,9 @@ impl Command {
             (Command::Complete(_, tx), Reply::Complete(r)) => {
                 let _ = tx.send(r);
             }
+            (Command::Events(_, tx), Reply::Events(r)) => {
+                let _ = tx.send(r);
+            }
             (cmd, _) => cmd.fail(&StoreError::Corrupt("reply of the wrong kind".into())),
         }
     }
@@ -112,7 +118,7 @@ impl Command {
             Command::Claim { reply, .. } => {
                 let _ = reply.send(Err(err()));
             }
-            Command::Complete(_, tx) => {
+            Command::Complete(_, tx) | Command::Events(_, tx) => {
                 let _ = tx.send(Err(err()));
             }
         }
@@ -285,6 +291,14 @@ async fn apply(conn: &mut SqliteConnection, cmds: &[Command], reclaim: bool) -> 
         t.elapsed().as_nanos() as u64,
         std::sync::atomic::Ordering::Relaxed,
     );
+    let events: Vec<&NewEvent> = cmds
+        .iter()
+        .flat_map(|c| match c {
+            Command::Events(e, _) => e.as_slice(),
+            _ => &[],
+        })
+        .collect();
+    super::engagement::insert_events(conn, &events).await?;
     let mut replies = Vec::with_capacity(cmds.len());
     let mut reclaimed = !reclaim;
     for cmd in cmds {
@@ -295,6 +309,7 @@ async fn apply(conn: &mut SqliteConnection, cmds: &[Command], reclaim: bool) -> 
                     .ok_or_else(|| StoreError::Corrupt("accept outcome missing".into())),
             ),
             Command::Complete(..) => Reply::Complete(Ok(())),
+            Command::Events(..) => Reply::Events(Ok(())),
             Command::Claim { req, .. } => {
                 let r = claim(conn, req, !reclaimed).await?;
                 reclaimed = true;
@@ -426,10 +441,10 @@ async fn accept_many(conn: &mut SqliteConnection, news: &[&Accept]) -> Result<Ve
         .iter()
         .filter(|(_, m, _)| m.status == MessageStatus::Excluded)
         .collect();
-    for chunk in excluded.chunks(MAX_PARAMS / 4) {
+    for chunk in excluded.chunks(MAX_PARAMS / 5) {
         let sql = format!(
-            "INSERT INTO message_events (message_id, at, status, detail) VALUES {}",
-            placeholders(chunk.len(), 4)
+            "INSERT INTO message_events (message_id, at, status, reason, detail) VALUES {}",
+            placeholders(chunk.len(), 5)
         );
         let mut q = sqlx::query(&sql);
         for (n, m, _) in chunk {
@@ -437,6 +452,7 @@ async fn accept_many(conn: &mut SqliteConnection, news: &[&Accept]) -> Result<Ve
                 .bind(&m.message_id)
                 .bind(ms(n.execution.created_at))
                 .bind(MessageStatus::Excluded.as_str())
+                .bind(&m.exclusion_reason)
                 .bind(&m.exclusion_reason);
         }
         q.execute(&mut *conn).await?;
@@ -621,7 +637,9 @@ impl Completion {
                 OutcomeKind::Retry { error, retry_at } => {
                     (Some(error.clone()), Some(ms(*retry_at).to_string()))
                 }
-                OutcomeKind::Failed { error, rendered }
+                OutcomeKind::Failed {
+                    error, rendered, ..
+                }
                 | OutcomeKind::Unknown { error, rendered }
                 | OutcomeKind::Bounced {
                     error, rendered, ..
@@ -683,48 +701,58 @@ async fn complete_many(conn: &mut SqliteConnection, completions: &[&Completion])
             super::suppressions::add(&mut *conn, s).await?;
         }
     }
-    // History: one row per applied outcome.
-    let events: Vec<(&DeliveryOutcome, MessageStatus, String)> = outcomes
+    // History: one row per applied outcome, with the reason code the
+    // report groups by (see migration 0011).
+    let events: Vec<(&DeliveryOutcome, MessageStatus, Option<&str>, String)> = outcomes
         .iter()
         .filter(|o| applied.contains(&o.message_id))
         .map(|o| {
-            let (status, detail) = match &o.kind {
-                OutcomeKind::Sent { reply, .. } => (MessageStatus::Sent, reply.clone()),
+            let (status, reason, detail) = match &o.kind {
+                OutcomeKind::Sent { reply, .. } => (MessageStatus::Sent, None, reply.clone()),
                 OutcomeKind::Retry { error, retry_at } => (
                     MessageStatus::Queued,
+                    Some("retry"),
                     format!(
                         "{error}; retry at {}",
                         retry_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
                     ),
                 ),
-                OutcomeKind::Failed { error, .. } => (MessageStatus::Failed, error.clone()),
-                OutcomeKind::Unknown { error, .. } => (MessageStatus::Unknown, error.clone()),
-                OutcomeKind::Bounced { error, .. } => (MessageStatus::Bounced, error.clone()),
-                OutcomeKind::Excluded { reason, detail } => {
-                    (MessageStatus::Excluded, format!("{reason}: {detail}"))
+                OutcomeKind::Failed { error, reason, .. } => {
+                    (MessageStatus::Failed, Some(reason.as_str()), error.clone())
                 }
+                OutcomeKind::Unknown { error, .. } => (MessageStatus::Unknown, None, error.clone()),
+                OutcomeKind::Bounced { error, .. } => {
+                    (MessageStatus::Bounced, Some("hard"), error.clone())
+                }
+                OutcomeKind::Excluded { reason, detail } => (
+                    MessageStatus::Excluded,
+                    Some(reason.as_str()),
+                    format!("{reason}: {detail}"),
+                ),
                 OutcomeKind::Deferred { detail, until } => (
                     MessageStatus::Queued,
+                    Some("deferred"),
                     format!(
                         "deferred until {}: {detail}",
                         until.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
                     ),
                 ),
             };
-            (*o, status, detail)
+            (*o, status, reason, detail)
         })
         .collect();
-    for chunk in events.chunks(MAX_PARAMS / 4) {
+    for chunk in events.chunks(MAX_PARAMS / 5) {
         let sql = format!(
-            "INSERT INTO message_events (message_id, at, status, detail) VALUES {}",
-            placeholders(chunk.len(), 4)
+            "INSERT INTO message_events (message_id, at, status, reason, detail) VALUES {}",
+            placeholders(chunk.len(), 5)
         );
         let mut q = sqlx::query(&sql);
-        for (o, status, detail) in chunk {
+        for (o, status, reason, detail) in chunk {
             q = q
                 .bind(&o.message_id)
                 .bind(ms(o.at))
                 .bind(status.as_str())
+                .bind(reason)
                 .bind(detail);
         }
         q.execute(&mut *conn).await?;

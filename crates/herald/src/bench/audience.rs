@@ -129,6 +129,7 @@ pub async fn run(args: AudienceBenchArgs) -> anyhow::Result<()> {
         smtp_url: None,
         delivery_concurrency: None,
         no_delivery: true,
+        data_dir: None,
     })
     .await?;
     let pid = server.pid();

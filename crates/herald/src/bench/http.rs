@@ -73,6 +73,7 @@ pub async fn run(args: HttpArgs) -> anyhow::Result<()> {
         smtp_url: smtp_sink.as_ref().map(|s| s.url()),
         delivery_concurrency: args.delivery_concurrency,
         no_delivery,
+        data_dir: None,
     })
     .await?;
     let api = Api::new(server.base_url());

@@ -90,6 +90,7 @@ pub async fn run(args: ImportBenchArgs) -> anyhow::Result<()> {
         smtp_url: None,
         delivery_concurrency: None,
         no_delivery: true,
+        data_dir: None,
     })
     .await?;
     let rss_before = peak_rss_kib(server.pid());

@@ -65,6 +65,7 @@ pub async fn run(args: LatencyArgs) -> anyhow::Result<()> {
         smtp_url: Some(sink.url()),
         delivery_concurrency: args.delivery_concurrency,
         no_delivery: false,
+        data_dir: None,
     })
     .await?;
     let api = Api::new(server.base_url());

@@ -30,6 +30,10 @@ pub enum Endpoint {
     Unitary,
     /// `POST /ajo/im/executions/highthroughput`.
     HighThroughput,
+    /// `GET /healthz`: the baseline of GET endpoints.
+    Health,
+    /// `GET` of the target's tracking links (`/t/o/…`, `/t/c/…`) in turn.
+    Track,
 }
 
 impl Endpoint {
@@ -38,6 +42,18 @@ impl Endpoint {
             Endpoint::Noop => "/_bench/noop",
             Endpoint::Unitary => "/ajo/im/executions/unitary",
             Endpoint::HighThroughput => "/ajo/im/executions/highthroughput",
+            Endpoint::Health => "/healthz",
+            Endpoint::Track => "/t",
+        }
+    }
+
+    /// The answer a successful request gets.
+    fn succeeded(self, status: u16) -> bool {
+        match self {
+            Endpoint::Noop | Endpoint::Unitary | Endpoint::HighThroughput => status == 202,
+            Endpoint::Health => status == 200,
+            // The pixel (200) or the click's redirect (302).
+            Endpoint::Track => status == 200 || status == 302,
         }
     }
 }
@@ -49,6 +65,8 @@ pub struct Target {
     pub recipients: usize,
     pub run_tag: String,
     seq: AtomicU64,
+    /// The links `Endpoint::Track` requests, in turn.
+    pub links: Vec<String>,
 }
 
 impl Target {
@@ -59,11 +77,40 @@ impl Target {
             recipients,
             run_tag: uuid::Uuid::new_v4().simple().to_string()[..8].to_string(),
             seq: AtomicU64::new(0),
+            links: Vec::new(),
+        })
+    }
+
+    /// A target for GETs of `links` (paths such as `/t/o/{token}`).
+    pub fn links(addr: SocketAddr, links: Vec<String>) -> Arc<Target> {
+        Arc::new(Target {
+            addr,
+            campaign_id: String::new(),
+            recipients: 0,
+            run_tag: String::new(),
+            seq: AtomicU64::new(0),
+            links,
         })
     }
 
     fn request(&self, endpoint: Endpoint) -> Request<Full<Bytes>> {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        if matches!(endpoint, Endpoint::Health | Endpoint::Track) {
+            let path = match endpoint {
+                Endpoint::Track if !self.links.is_empty() => {
+                    self.links[(seq as usize) % self.links.len()].as_str()
+                }
+                _ => endpoint.path(),
+            };
+            return Request::get(path)
+                .header(header::HOST, self.addr.to_string())
+                .header(
+                    header::USER_AGENT,
+                    "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Thunderbird/128.0",
+                )
+                .body(Full::new(Bytes::new()))
+                .expect("request");
+        }
         let request_id = format!("bench-{}-{seq}", self.run_tag);
         let body = unitary_body(&self.campaign_id, &request_id, seq, self.recipients);
         Request::post(endpoint.path())
@@ -78,7 +125,7 @@ impl Target {
 /// What one phase measured.
 #[derive(Debug)]
 pub struct PhaseResult {
-    /// 202 responses.
+    /// Successful responses (202 for triggers, 200/302 for GETs).
     pub ok: u64,
     /// Other statuses, by code.
     pub non_202: BTreeMap<u16, u64>,
@@ -131,9 +178,9 @@ impl PhaseResult {
         self.hist.add(other.hist).expect("histogram");
     }
 
-    fn record(&mut self, outcome: anyhow::Result<u16>, latency: Duration) {
+    fn record(&mut self, endpoint: Endpoint, outcome: anyhow::Result<u16>, latency: Duration) {
         match outcome {
-            Ok(202) => {
+            Ok(status) if endpoint.succeeded(status) => {
                 self.ok += 1;
                 self.first_ok.get_or_insert_with(Instant::now);
                 self.hist
@@ -224,7 +271,7 @@ pub async fn closed_loop(
                 let req = target.request(endpoint);
                 let t = Instant::now();
                 let outcome = conn.send(req).await;
-                res.record(outcome, t.elapsed());
+                res.record(endpoint, outcome, t.elapsed());
             }
             res
         }));
@@ -267,7 +314,7 @@ pub async fn open_loop(
                 tokio::time::sleep_until(due.into()).await;
                 let req = target.request(endpoint);
                 let outcome = conn.send(req).await;
-                res.record(outcome, due.elapsed());
+                res.record(endpoint, outcome, due.elapsed());
             }
             res
         }));

@@ -23,6 +23,8 @@ mod import;
 mod latency;
 // --- push
 mod push;
+// --- engagement tracking and reports
+mod events;
 
 use clap::{Args, Subcommand};
 
@@ -49,6 +51,9 @@ pub enum BenchCommand {
     /// Push delivery: one plain-text audience push to an APNs-shaped h2c
     /// endpoint vs a raw HTTP/2 client against the same endpoint.
     Push(push::PushBenchArgs),
+    /// Opens and clicks over HTTP vs GET /healthz, deliveries with and
+    /// without that load, and report latency with 10 M events stored.
+    Events(events::EventsBenchArgs),
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -59,5 +64,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Audience(a) => audience::run(a).await,
         BenchCommand::Latency(a) => latency::run(a).await,
         BenchCommand::Push(a) => push::run(a).await,
+        BenchCommand::Events(a) => events::run(a).await,
     }
 }

@@ -319,6 +319,7 @@ pub async fn run(args: PushBenchArgs) -> anyhow::Result<()> {
         smtp_url: None,
         delivery_concurrency: Some(args.concurrency),
         no_delivery: false,
+        data_dir: None,
     })
     .await?;
     eprintln!("importing…");

@@ -18,12 +18,16 @@ pub struct ServerOptions {
     pub delivery_concurrency: Option<usize>,
     /// `--no-delivery`: an API-only node.
     pub no_delivery: bool,
+    /// A data directory to reuse (a second start on the first one's
+    /// store); `None`: a fresh one in the temporary directory.
+    pub data_dir: Option<PathBuf>,
 }
 
 pub struct Server {
     child: Child,
     pub addr: SocketAddr,
     _data_dir: tempfile::TempDir,
+    data: PathBuf,
     pub log: PathBuf,
 }
 
@@ -37,10 +41,14 @@ impl Server {
         let exe = std::env::current_exe().context("cannot find the herald executable")?;
         let log = data_dir.path().join("server.log");
         let log_file = std::fs::File::create(&log)?;
+        let data = opts
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| data_dir.path().join("data"));
         let mut cmd = Command::new(exe);
         cmd.arg("serve")
             .arg("--data-dir")
-            .arg(data_dir.path().join("data"))
+            .arg(&data)
             .arg("--listen")
             .arg(addr.to_string())
             .arg("--api-key")
@@ -68,6 +76,7 @@ impl Server {
             child,
             addr,
             _data_dir: data_dir,
+            data,
             log,
         };
         server.wait_healthy().await?;
@@ -77,6 +86,11 @@ impl Server {
     /// The server process id (the import bench reads its peak RSS).
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The server's `--data-dir`.
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.data
     }
 
     pub fn base_url(&self) -> String {
