@@ -149,10 +149,7 @@ async fn a_hard_bounce_by_message_id_header_bounces_and_suppresses_once() {
     );
     let msg = store.get_message("prod", m).await.unwrap().unwrap();
     assert_eq!(
-        msg.history
-            .iter()
-            .filter(|h| h.status == "bounced")
-            .count(),
+        msg.history.iter().filter(|h| h.status == "bounced").count(),
         1
     );
 }

@@ -353,6 +353,18 @@ async fn a_dsn_and_an_arf_report_over_smtp_are_matched_classified_and_suppress()
         .await;
     assert_eq!(check["suppressed"], true, "{check}");
 
+    // The report counts them (the event triggers of the rollups).
+    let campaign = herald.message(&ids["hard@example.com"]).await["campaignId"]
+        .as_str()
+        .expect("campaignId")
+        .to_owned();
+    let report = herald
+        .get(&format!("/v1/campaigns/{campaign}/report"))
+        .await;
+    assert_eq!(report["bounced"]["hard"], 2, "{report:#}");
+    assert_eq!(report["bounced"]["soft"], 1, "{report:#}");
+    assert_eq!(report["complaints"], 1, "{report:#}");
+
     // The same DSN again (a sender's retry): accepted, recorded once.
     let (code, text) = deliver(inbound, &verp, &hard);
     assert_eq!((code, text.contains("0 recorded")), (250, true), "{text}");
