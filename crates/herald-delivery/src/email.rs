@@ -45,7 +45,8 @@ pub struct BuiltEmail {
     /// `message_id@from-domain`, without angle brackets; the same on every
     /// retry.
     pub header_message_id: String,
-    /// MAIL FROM: the configuration's fromAddress.
+    /// MAIL FROM: the VERP address of the configuration's bounceAddress
+    /// for this message (`bounces+<message id>@…`), else its fromAddress.
     pub envelope_from: String,
     /// Whether a DKIM signature was added (no key for the From domain: no).
     pub signed: bool,
@@ -205,7 +206,7 @@ impl EmailBuilder {
         Ok(BuiltEmail {
             raw,
             header_message_id,
-            envelope_from: settings.from_address.clone(),
+            envelope_from: envelope_from(settings, input.message_id),
             signed,
             links: links.0,
         })
@@ -314,6 +315,14 @@ impl EmailBuilder {
     }
 }
 
+/// A bounce names its message when it comes back to a VERP address.
+fn envelope_from(settings: &EmailSettings, message_id: &str) -> String {
+    match &settings.bounce_address {
+        Some(b) => herald_domain::verp::verp_address(b, message_id),
+        None => settings.from_address.clone(),
+    }
+}
+
 fn from_domain(settings: &EmailSettings) -> &str {
     settings
         .from_address
@@ -405,6 +414,34 @@ mod tests {
         assert_eq!(
             b.base_url(cfg.email.as_ref().expect("email")),
             "https://herald.example.com"
+        );
+    }
+
+    #[test]
+    fn a_bounce_address_makes_mail_from_a_verp_address() {
+        let b = EmailBuilder::new(None, "https://h.test");
+        let r = rendered();
+        let mut cfg = configuration(None, None);
+        let input = |cfg: &ChannelConfiguration| {
+            b.build(&EmailInput {
+                configuration: cfg,
+                message_id: "m1",
+                rendered: &r,
+                to: "jane@example.org",
+                marketing: false,
+                tracking: Default::default(),
+                date: Utc::now(),
+            })
+            .expect("built")
+        };
+        assert_eq!(input(&cfg).envelope_from, "news@mail.example.com");
+        cfg.email.as_mut().expect("email").bounce_address = Some("bounces@mail.example.com".into());
+        let built = input(&cfg);
+        assert_eq!(built.envelope_from, "bounces+m1@mail.example.com");
+        assert!(
+            String::from_utf8_lossy(&built.raw).contains("From: news@mail.example.com")
+                || String::from_utf8_lossy(&built.raw).contains("<news@mail.example.com>"),
+            "the From header stays the fromAddress"
         );
     }
 

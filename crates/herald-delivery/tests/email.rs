@@ -48,6 +48,7 @@ fn configuration(dkim: Vec<DkimKey>, tracking_domain: Option<&str>) -> ChannelCo
             tracking_domain: tracking_domain.map(str::to_owned),
             list_unsubscribe: false,
             dkim: Some(dkim),
+            bounce_address: None,
         }),
         sms: None,
         push: None,

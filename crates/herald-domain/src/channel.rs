@@ -61,6 +61,11 @@ pub struct EmailSettings {
     /// responses carry [`ChannelConfiguration::redacted`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dkim: Option<Vec<DkimKey>>,
+    /// Where bounces go: when set, each message's SMTP MAIL FROM is the
+    /// VERP address `local+<messageId>@domain` of it (see [`crate::verp`]),
+    /// so a bounce names its message; otherwise MAIL FROM is fromAddress.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bounce_address: Option<String>,
 }
 
 /// One DKIM signing key, published at `{selector}._domainkey.{domain}`.
@@ -247,6 +252,15 @@ impl NewChannelConfiguration {
                             format!("'{r}' is not an email address"),
                         ));
                     }
+                    if let Some(b) = &e.bounce_address
+                        && !is_plausible_address(b)
+                    {
+                        errors.push(FieldError::new(
+                            "/email/bounceAddress",
+                            "invalid_email",
+                            format!("'{b}' is not an email address"),
+                        ));
+                    }
                     if let Some(n) = &e.from_name
                         && n.contains(['\r', '\n'])
                     {
@@ -357,6 +371,22 @@ mod tests {
         assert!(!is_plausible_address("a b@example.com"));
         assert!(!is_plausible_address("x@example.com\r\nBcc: v@example.com"));
         assert!(!is_plausible_address("<x@example.com>"));
+    }
+
+    #[test]
+    fn bounce_address_is_checked_like_from_address() {
+        let mut c = email_config(Vec::new());
+        c.email.as_mut().unwrap().bounce_address = Some("bounces@mail.example.com".into());
+        assert!(c.validate().is_empty());
+        c.email.as_mut().unwrap().bounce_address = Some("bounces\r\nBcc: x@y.z".into());
+        let errors = c.validate();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].pointer, "/email/bounceAddress");
+        let parsed: EmailSettings = serde_json::from_value(serde_json::json!({
+            "fromAddress": "news@mail.example.com", "bounceAddress": "b@mail.example.com"
+        }))
+        .unwrap();
+        assert_eq!(parsed.bounce_address.as_deref(), Some("b@mail.example.com"));
     }
 
     fn email_config(dkim: Vec<DkimKey>) -> NewChannelConfiguration {

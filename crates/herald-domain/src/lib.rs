@@ -39,3 +39,6 @@ pub mod report;
 pub use error::FieldError;
 // --- feedback webhooks
 pub mod webhook;
+// --- bounces and complaints received later (DSN, ARF, providers' webhooks)
+pub mod feedback;
+pub mod verp;

@@ -15,6 +15,8 @@ use crate::routes::{business_rules, suppressions};
 use crate::routes::{identity_namespaces, profile_import};
 // --- feedback webhooks
 use crate::routes::webhooks;
+// --- bounces and complaints received later
+use crate::routes::feedback;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -40,6 +42,8 @@ use crate::routes::webhooks;
         identity_namespaces::create, identity_namespaces::list, identity_namespaces::get_one,
         // --- feedback webhooks
         webhooks::create, webhooks::list, webhooks::get_one, webhooks::patch, webhooks::delete, webhooks::deliveries,
+        // --- bounces and complaints received later
+        feedback::bounces,
     ),
     components(schemas(herald_store::WebhookDelivery)),
     modifiers(&BearerAuth),

@@ -406,4 +406,22 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<WebhookDelivery>>;
     /// The webhook's cursor (None when the webhook does not exist).
     async fn webhook_cursor(&self, sandbox: &str, webhook_id: &str) -> Result<Option<i64>>;
+
+    // --- bounces and complaints received later
+    /// Matches `event` to its message (by Herald's message id, else by the
+    /// Message-ID header it was sent with) and, in one transaction, writes
+    /// its `message_events` row; a hard bounce also makes a sent or
+    /// delivered message `bounced`, a DSN delivery makes a sent one
+    /// `delivered`; a hard bounce or a complaint suppresses the address
+    /// (`hardBounce`/`bounce`, `complaint`/`complaint`) and a complaint
+    /// withdraws the profile's email marketing consent. The same report
+    /// twice is recorded once. `sandbox` scopes the match (the HTTP
+    /// endpoint); `None` takes the matched message's own (inbound SMTP,
+    /// where the message id is the only key).
+    async fn record_feedback(
+        &self,
+        sandbox: Option<&str>,
+        event: &herald_domain::feedback::FeedbackEvent,
+        at: DateTime<Utc>,
+    ) -> Result<FeedbackRecorded>;
 }

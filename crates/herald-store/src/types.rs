@@ -377,6 +377,28 @@ impl Resent {
     }
 }
 
+/// What recording one piece of feedback (a bounce or complaint received
+/// later) did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase", tag = "outcome")]
+pub enum FeedbackRecorded {
+    /// An event was written to the message's history; `suppressed` when
+    /// its address is (now or already) on the suppression list because of
+    /// it.
+    #[serde(rename_all = "camelCase")]
+    Recorded {
+        message_id: String,
+        #[serde(skip)]
+        sandbox: String,
+        suppressed: bool,
+    },
+    /// The same report was recorded before: nothing changed.
+    #[serde(rename_all = "camelCase")]
+    Duplicate { message_id: String },
+    /// No message of Herald's matches it.
+    Unmatched,
+}
+
 // --- events after the send, and report counters
 
 /// An event recorded after the fact: an open, a click, an unsubscribe, a

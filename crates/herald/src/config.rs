@@ -51,6 +51,10 @@ pub struct ServeArgs {
     /// (doubles per failure, at most an hour).
     #[arg(long, env = "HERALD_WEBHOOK_RETRY_BASE_SECONDS")]
     pub webhook_retry_base_seconds: Option<f64>,
+    /// Listen for bounces (DSN) and complaints (ARF) over SMTP on this
+    /// address, e.g. 0.0.0.0:25 behind the bounce domain's MX.
+    #[arg(long, env = "HERALD_INBOUND_SMTP")]
+    pub inbound_smtp: Option<String>,
     /// Mount POST /_bench/noop (the benchmark's baseline handler).
     #[arg(long, env = "HERALD_BENCH_NOOP", hide = true)]
     pub bench_noop: bool,
@@ -71,6 +75,7 @@ struct FileConfig {
     log_format: Option<String>,
     worker_id: Option<String>,
     webhook_retry_base_seconds: Option<f64>,
+    inbound_smtp: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -89,6 +94,8 @@ pub struct Settings {
     /// `None`: the id kept in `data_dir/node-id`.
     pub worker_id: Option<String>,
     pub webhook_retry_base_seconds: f64,
+    /// Where the inbound SMTP listener for bounces and complaints listens.
+    pub inbound_smtp: Option<String>,
 }
 
 impl Settings {
@@ -142,6 +149,11 @@ impl Settings {
                 .webhook_retry_base_seconds
                 .or(file.webhook_retry_base_seconds)
                 .unwrap_or(1.0),
+            inbound_smtp: args
+                .inbound_smtp
+                .or(file.inbound_smtp)
+                .map(|a| a.trim().to_string())
+                .filter(|a| !a.is_empty()),
         };
         if settings.smtp_pool == 0 {
             settings.smtp_pool = settings.delivery_concurrency.min(u32::MAX as usize) as u32;
@@ -218,6 +230,24 @@ mod tests {
         std::fs::write(&path, "").unwrap();
         let s = Settings::resolve(Some(&path), args).unwrap();
         assert_eq!(s.worker_id, None);
+    }
+
+    #[test]
+    fn inbound_smtp_from_the_file_or_the_command_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("herald.toml");
+        std::fs::write(&path, "inbound_smtp = \"0.0.0.0:25\"\n").unwrap();
+        let s = Settings::resolve(Some(&path), ServeArgs::default()).unwrap();
+        assert_eq!(s.inbound_smtp.as_deref(), Some("0.0.0.0:25"));
+        let args = ServeArgs {
+            inbound_smtp: Some("127.0.0.1:2526".into()),
+            ..Default::default()
+        };
+        let s = Settings::resolve(Some(&path), args).unwrap();
+        assert_eq!(s.inbound_smtp.as_deref(), Some("127.0.0.1:2526"));
+        std::fs::write(&path, "").unwrap();
+        let s = Settings::resolve(Some(&path), ServeArgs::default()).unwrap();
+        assert_eq!(s.inbound_smtp, None);
     }
 
     #[test]

@@ -4,6 +4,8 @@
 mod bench;
 mod config;
 mod serve;
+// --- bounces and complaints received later
+mod inbound_smtp;
 // --- profiles and import
 mod import;
 mod import_audience;

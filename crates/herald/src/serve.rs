@@ -24,6 +24,14 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let inbound = match &settings.inbound_smtp {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen for inbound SMTP on {addr}"))?,
+        ),
+        None => None,
+    };
     let transport: Arc<dyn MailTransport> = match &settings.smtp_url {
         Some(url) => {
             Arc::new(SmtpTransport::from_url(url, settings.smtp_pool).context("invalid SMTP URL")?)
@@ -104,6 +112,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         prometheus.clone(),
         background_rx.clone(),
     );
+    let inbound_shutdown = background_rx.clone();
     // Feedback webhooks run where messages are delivered: an API-only node
     // leaves them to the delivery nodes.
     let webhooks = if settings.no_delivery {
@@ -122,6 +131,17 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     };
     if resumed > 0 {
         info!(resumed, "resumed audience executions");
+    }
+    // Bounces and complaints mailed back: every node may take them (they
+    // only write to the store).
+    if let Some(listener) = inbound {
+        info!(address = %listener.local_addr()?, "inbound SMTP listening for bounces and complaints");
+        tokio::spawn(crate::inbound_smtp::serve(
+            listener,
+            store.clone() as Arc<dyn Store>,
+            crate::inbound_smtp::InboundLimits::default(),
+            inbound_shutdown,
+        ));
     }
     let app = herald_server::router(
         state,

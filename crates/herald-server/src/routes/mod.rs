@@ -21,6 +21,8 @@ pub mod identity_namespaces;
 pub mod profile_import;
 // --- feedback webhooks
 pub mod webhooks;
+// --- bounces and complaints received later
+pub mod feedback;
 
 use axum::Router;
 use axum::routing::{get, post, put};
@@ -172,6 +174,8 @@ pub fn authenticated() -> Router<AppState> {
                 .delete(webhooks::delete),
         )
         .route("/v1/webhooks/{id}/deliveries", get(webhooks::deliveries))
+        // --- bounces and complaints received later
+        .route("/v1/feedback/bounces", post(feedback::bounces))
 }
 
 /// Health and the like: no key.

@@ -23,6 +23,8 @@ mod business_rules;
 mod suppressions;
 // --- feedback webhooks
 mod webhooks;
+// --- bounces and complaints received later
+mod feedback;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -688,6 +690,15 @@ impl Store for SqliteStore {
     }
     async fn webhook_cursor(&self, sandbox: &str, webhook_id: &str) -> Result<Option<i64>> {
         webhooks::cursor(&self.read, sandbox, webhook_id).await
+    }
+
+    async fn record_feedback(
+        &self,
+        sandbox: Option<&str>,
+        event: &herald_domain::feedback::FeedbackEvent,
+        at: DateTime<Utc>,
+    ) -> Result<FeedbackRecorded> {
+        feedback::record(&mut *self.writer.lock().await, sandbox, event, at).await
     }
 }
 
