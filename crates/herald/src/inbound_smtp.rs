@@ -28,7 +28,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tracing::{Instrument, debug, info, info_span, warn};
 
-use herald_store::{FeedbackRecorded, Store};
+use herald_domain::token::{TokenKey, TokenPurpose};
+use herald_store::{ConsentChange, FeedbackRecorded, Store};
 
 /// Limits of the listener.
 #[derive(Debug, Clone)]
@@ -59,6 +60,7 @@ impl Default for InboundLimits {
 pub async fn serve(
     listener: TcpListener,
     store: Arc<dyn Store>,
+    token_key: Option<Arc<TokenKey>>,
     limits: InboundLimits,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -86,12 +88,12 @@ pub async fn serve(
             continue;
         };
         let span = info_span!("inbound_smtp", connection = next_id, %peer);
-        let (store, limits) = (store.clone(), limits.clone());
+        let (store, limits, key) = (store.clone(), limits.clone(), token_key.clone());
         tokio::spawn(
             async move {
                 let _permit = permit;
                 let _ = stream.set_nodelay(true);
-                if let Err(e) = Session::new(store, limits).run(&mut stream).await {
+                if let Err(e) = Session::new(store, key, limits).run(&mut stream).await {
                     debug!(error = %e, "inbound SMTP connection ended");
                 }
             }
@@ -104,6 +106,9 @@ pub async fn serve(
 /// One SMTP conversation.
 struct Session {
     store: Arc<dyn Store>,
+    /// Checks `unsubscribe+TOKEN@…` recipients (the mailto of
+    /// List-Unsubscribe).
+    token_key: Option<Arc<TokenKey>>,
     limits: Arc<InboundLimits>,
     mail_from: Option<String>,
     rcpts: Vec<String>,
@@ -117,9 +122,14 @@ enum Phase {
 }
 
 impl Session {
-    fn new(store: Arc<dyn Store>, limits: Arc<InboundLimits>) -> Session {
+    fn new(
+        store: Arc<dyn Store>,
+        token_key: Option<Arc<TokenKey>>,
+        limits: Arc<InboundLimits>,
+    ) -> Session {
         Session {
             store,
+            token_key,
             limits,
             mail_from: None,
             rcpts: Vec::new(),
@@ -272,6 +282,9 @@ impl Session {
 
     /// Parses and records one received message; the reply to its DATA.
     async fn message(&self, raw: &[u8]) -> String {
+        if let Some(reply) = self.mailto_unsubscribe().await {
+            return reply;
+        }
         let events = match herald_inbound::events(raw, &self.rcpts) {
             Ok(events) => events,
             Err(why) => {
@@ -318,6 +331,55 @@ impl Session {
             "250 2.0.0 OK: {} report(s), {recorded} recorded\r\n",
             events.len()
         )
+    }
+}
+
+impl Session {
+    /// A mail to `unsubscribe+TOKEN@…` (List-Unsubscribe's mailto, RFC
+    /// 2369): its content does not matter, the signed token in the address
+    /// names the message. `None` when no recipient is such an address.
+    async fn mailto_unsubscribe(&self) -> Option<String> {
+        let key = self.token_key.as_ref()?;
+        let mut reply = None;
+        for rcpt in &self.rcpts {
+            let Some(token) = rcpt
+                .split_once('@')
+                .and_then(|(local, _)| local.strip_prefix("unsubscribe+"))
+            else {
+                continue;
+            };
+            let Ok(claims) = key.verify(token) else {
+                info!(rcpt, "unsubscribe mail with an invalid token; ignored");
+                reply.get_or_insert_with(|| {
+                    "250 2.0.0 Accepted (unknown unsubscribe address)\r\n".to_owned()
+                });
+                continue;
+            };
+            if claims.purpose != TokenPurpose::Unsubscribe {
+                continue;
+            }
+            let change = ConsentChange {
+                message_id: claims.message_id.clone(),
+                unsubscribe: true,
+                at: Utc::now().trunc_subsecs(3),
+                source: "mailto".into(),
+            };
+            match self.store.change_consent(&change).await {
+                Ok(outcome) => {
+                    info!(
+                        message_id = claims.message_id,
+                        ?outcome,
+                        "unsubscribe by mail"
+                    );
+                    reply = Some("250 2.0.0 OK: unsubscribed\r\n".to_owned());
+                }
+                Err(err) => {
+                    warn!(error = %err, "cannot record an unsubscribe by mail; asking the sender to retry");
+                    return Some("451 4.3.0 Temporary failure, try again later\r\n".into());
+                }
+            }
+        }
+        reply
     }
 }
 

@@ -77,10 +77,12 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
                     ..EngineConfig::default()
                 },
             )
-            .with_email_builder(EmailBuilder::new(
-                Some(token_key.clone()),
-                public_url(&settings.listen),
-            ))
+            .with_email_builder(
+                EmailBuilder::new(Some(token_key.clone()), public_url(&settings.listen))
+                    // A mailto unsubscribe only where mail to it reaches
+                    // this listener.
+                    .with_mailto_unsubscribe(settings.inbound_smtp.is_some()),
+            )
             .with_channels(Arc::new(
                 Channels::open(&settings.data_dir)
                     .context("cannot open the SMS and push outboxes")?,
@@ -102,7 +104,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         store.clone() as Arc<dyn Store>,
         engine.as_ref().map(|e| e.waker()),
     )
-    .with_token_key(token_key);
+    .with_token_key(token_key.clone());
     // Audience executions left in progress by a previous process resume
     // from their checkpoints; the scheduler fires due schedules.
     let (stop_background, background_rx) = tokio::sync::watch::channel(false);
@@ -139,6 +141,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         tokio::spawn(crate::inbound_smtp::serve(
             listener,
             store.clone() as Arc<dyn Store>,
+            Some(Arc::new(token_key.clone())),
             crate::inbound_smtp::InboundLimits::default(),
             inbound_shutdown,
         ));

@@ -519,3 +519,77 @@ async fn provider_webhooks_record_feedback_and_bad_input_is_a_400_with_a_pointer
     let doc = herald.get("/openapi.json").await;
     assert!(doc["paths"]["/v1/feedback/bounces"]["post"].is_object());
 }
+
+/// The mailto of `List-Unsubscribe` reaches the listener: a mail to
+/// `unsubscribe+TOKEN@…` withdraws the consent once; a forged token does
+/// nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mail_to_the_list_unsubscribe_mailto_unsubscribes() {
+    let (smtp, herald, inbound) = start().await;
+    let cfg = herald
+        .post(
+            "/v1/channel-configurations",
+            &json!({"name": "news", "channel": "email", "category": "any",
+                    "email": {"fromAddress": "news@herald.test", "listUnsubscribe": true}}),
+            201,
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let campaign = herald
+        .create_campaign(&cfg, "News", "<p>News</p>", "News")
+        .await;
+    herald.activate(&campaign).await;
+    let exec = herald
+        .fire_unitary(
+            &campaign,
+            "mailto-1",
+            vec![json!({"type": "aep", "namespace": "email", "userId": "mia@example.com"})],
+            json!({}),
+        )
+        .await;
+    herald
+        .wait_final(exec["executionId"].as_str().unwrap())
+        .await;
+    let raw = received(&smtp, "mia@example.com");
+    let parsed = mail_parser::MessageParser::default()
+        .parse(raw.as_bytes())
+        .expect("a MIME message");
+    let lu: String = parsed
+        .header_raw("List-Unsubscribe")
+        .expect("List-Unsubscribe")
+        .split_whitespace()
+        .collect();
+    let mailto = lu
+        .split(['<', '>'])
+        .find_map(|s| s.strip_prefix("mailto:"))
+        .unwrap_or_else(|| panic!("a mailto in {lu}"))
+        .to_owned();
+    assert!(
+        mailto.starts_with("unsubscribe+") && mailto.ends_with("@herald.test"),
+        "{mailto}"
+    );
+    let mail = b"From: mia@example.com\r\nTo: x\r\nSubject: unsubscribe\r\n\r\nunsubscribe\r\n";
+    let forged = mailto.replacen("unsubscribe+", "unsubscribe+A", 1);
+    let (code, _) = deliver(inbound, &forged, mail);
+    assert_eq!(code, 250);
+    let profile = herald.get("/v1/profiles/email/mia@example.com").await;
+    assert_ne!(
+        profile["attributes"]["consents"]["marketing"]["email"]["val"], "n",
+        "a forged token changes nothing: {profile}"
+    );
+    for _ in 0..2 {
+        let (code, text) = deliver(inbound, &mailto, mail);
+        assert_eq!(code, 250, "{text}");
+    }
+    let profile = herald.get("/v1/profiles/email/mia@example.com").await;
+    assert_eq!(
+        profile["attributes"]["consents"]["marketing"]["email"]["val"], "n",
+        "{profile}"
+    );
+    let report = herald
+        .get(&format!("/v1/campaigns/{campaign}/report"))
+        .await;
+    assert_eq!(report["unsubscribes"], 1, "counted once: {report}");
+}
