@@ -68,54 +68,88 @@ BEGIN
       AND status = OLD.status;
 END;
 
--- One event → its metrics (unique opens and clicks: the first of their kind
--- for the message, found through message_events_by_message), counted twice:
--- for the campaign ('') and for the execution.
+-- The first open, first click, and first click per link of each message:
+-- what makes an open or a click unique, found by key instead of by
+-- scanning the message's events (a message may have thousands).
+CREATE TABLE engagement_firsts (
+    message_id TEXT NOT NULL,
+    kind       TEXT NOT NULL,      -- 'open' or 'click'
+    link       INTEGER NOT NULL,   -- the link index; -1 for the message
+    PRIMARY KEY (message_id, kind, link)
+) WITHOUT ROWID;
+
+-- One event → its metric, counted twice: for the campaign ('') and for the
+-- execution. Sends, bounces and delivered are per recipient domain.
 CREATE TRIGGER report_event AFTER INSERT ON message_events
+WHEN NEW.status IN ('sent', 'delivered', 'bounced', 'failed', 'unknown', 'excluded',
+                    'queued', 'opened', 'clicked', 'unsubscribed', 'resubscribed', 'complained')
 BEGIN
     INSERT INTO report_rollup (campaign_id, execution_id, bucket, metric, dim, n)
     SELECT m.campaign_id,
            CASE WHEN k.i = 0 THEN '' ELSE m.execution_id END,
            NEW.at / 60000,
-           f.metric,
-           CASE WHEN f.dim IS NULL
+           CASE NEW.status
+                WHEN 'bounced' THEN 'bounced.' || COALESCE(NEW.reason, 'hard')
+                WHEN 'queued' THEN 'retry'
+                WHEN 'opened' THEN CASE WHEN NEW.reason = 'machine' THEN 'opened.machine' ELSE 'opened' END
+                ELSE NEW.status END,
+           CASE WHEN NEW.status IN ('sent', 'delivered', 'bounced')
                 THEN CASE WHEN m.address LIKE '%@%'
                           THEN lower(substr(m.address, instr(m.address, '@') + 1))
                           ELSE '' END
-                ELSE f.dim END,
+                WHEN NEW.status IN ('failed', 'excluded') THEN COALESCE(NEW.reason, 'other')
+                WHEN NEW.status = 'clicked' THEN COALESCE(NEW.detail, '')
+                WHEN NEW.status IN ('unsubscribed', 'resubscribed', 'complained')
+                THEN COALESCE(NEW.reason, '')
+                ELSE '' END,
            1
-    FROM messages m,
-         (SELECT 0 AS i UNION ALL SELECT 1) k,
-         (SELECT 'sent' AS metric, NULL AS dim WHERE NEW.status = 'sent'
-          UNION ALL SELECT 'delivered', NULL WHERE NEW.status = 'delivered'
-          UNION ALL SELECT 'bounced.' || COALESCE(NEW.reason, 'hard'), NULL
-                    WHERE NEW.status = 'bounced'
-          UNION ALL SELECT 'failed', COALESCE(NEW.reason, 'other') WHERE NEW.status = 'failed'
-          UNION ALL SELECT 'unknown', '' WHERE NEW.status = 'unknown'
-          UNION ALL SELECT 'excluded', COALESCE(NEW.reason, 'other') WHERE NEW.status = 'excluded'
-          UNION ALL SELECT 'retry', '' WHERE NEW.status = 'queued' AND NEW.reason = 'retry'
-          UNION ALL SELECT CASE WHEN NEW.reason = 'machine' THEN 'opened.machine' ELSE 'opened' END, ''
-                    WHERE NEW.status = 'opened'
-          UNION ALL SELECT 'opened.unique', ''
-                    WHERE NEW.status = 'opened' AND NEW.reason IS NOT 'machine'
-                      AND NOT EXISTS (SELECT 1 FROM message_events p
-                                      WHERE p.message_id = NEW.message_id AND p.seq < NEW.seq
-                                        AND p.status = 'opened' AND p.reason IS NOT 'machine')
-          UNION ALL SELECT 'clicked', COALESCE(NEW.detail, '') WHERE NEW.status = 'clicked'
-          UNION ALL SELECT 'clicked.unique', COALESCE(NEW.detail, '')
-                    WHERE NEW.status = 'clicked'
-                      AND NOT EXISTS (SELECT 1 FROM message_events p
-                                      WHERE p.message_id = NEW.message_id AND p.seq < NEW.seq
-                                        AND p.status = 'clicked' AND p.reason IS NEW.reason)
-          UNION ALL SELECT 'clicked.message', ''
-                    WHERE NEW.status = 'clicked'
-                      AND NOT EXISTS (SELECT 1 FROM message_events p
-                                      WHERE p.message_id = NEW.message_id AND p.seq < NEW.seq
-                                        AND p.status = 'clicked')
-          UNION ALL SELECT NEW.status, COALESCE(NEW.reason, '')
-                    WHERE NEW.status IN ('unsubscribed', 'resubscribed', 'complained')) f
+    FROM messages m, (SELECT 0 AS i UNION ALL SELECT 1) k
     WHERE m.id = NEW.message_id AND m.proof = 0
+      AND (NEW.status <> 'queued' OR NEW.reason = 'retry')
     ON CONFLICT (campaign_id, execution_id, bucket, metric, dim) DO UPDATE SET n = n + 1;
+END;
+
+-- Unique opens: the first open that is not a machine's.
+CREATE TRIGGER report_first_open AFTER INSERT ON message_events
+WHEN NEW.status = 'opened' AND NEW.reason IS NOT 'machine'
+BEGIN
+    INSERT INTO report_rollup (campaign_id, execution_id, bucket, metric, dim, n)
+    SELECT m.campaign_id, CASE WHEN k.i = 0 THEN '' ELSE m.execution_id END,
+           NEW.at / 60000, 'opened.unique', '', 1
+    FROM messages m, (SELECT 0 AS i UNION ALL SELECT 1) k
+    WHERE m.id = NEW.message_id AND m.proof = 0
+      AND NOT EXISTS (SELECT 1 FROM engagement_firsts f
+                      WHERE f.message_id = NEW.message_id AND f.kind = 'open' AND f.link = -1)
+    ON CONFLICT (campaign_id, execution_id, bucket, metric, dim) DO UPDATE SET n = n + 1;
+    INSERT OR IGNORE INTO engagement_firsts (message_id, kind, link)
+    VALUES (NEW.message_id, 'open', -1);
+END;
+
+-- Unique clicks: the message's first click (uniqueClicks) and its first
+-- click on each link (byLink.uniqueClicks).
+CREATE TRIGGER report_first_click AFTER INSERT ON message_events
+WHEN NEW.status = 'clicked'
+BEGIN
+    INSERT INTO report_rollup (campaign_id, execution_id, bucket, metric, dim, n)
+    SELECT m.campaign_id, CASE WHEN k.i = 0 THEN '' ELSE m.execution_id END,
+           NEW.at / 60000, 'clicked.message', '', 1
+    FROM messages m, (SELECT 0 AS i UNION ALL SELECT 1) k
+    WHERE m.id = NEW.message_id AND m.proof = 0
+      AND NOT EXISTS (SELECT 1 FROM engagement_firsts f
+                      WHERE f.message_id = NEW.message_id AND f.kind = 'click' AND f.link = -1)
+    ON CONFLICT (campaign_id, execution_id, bucket, metric, dim) DO UPDATE SET n = n + 1;
+    INSERT INTO report_rollup (campaign_id, execution_id, bucket, metric, dim, n)
+    SELECT m.campaign_id, CASE WHEN k.i = 0 THEN '' ELSE m.execution_id END,
+           NEW.at / 60000, 'clicked.unique', COALESCE(NEW.detail, ''), 1
+    FROM messages m, (SELECT 0 AS i UNION ALL SELECT 1) k
+    WHERE m.id = NEW.message_id AND m.proof = 0
+      AND NOT EXISTS (SELECT 1 FROM engagement_firsts f
+                      WHERE f.message_id = NEW.message_id AND f.kind = 'click'
+                        AND f.link = COALESCE(CAST(NEW.reason AS INTEGER), -2))
+    ON CONFLICT (campaign_id, execution_id, bucket, metric, dim) DO UPDATE SET n = n + 1;
+    INSERT OR IGNORE INTO engagement_firsts (message_id, kind, link)
+    VALUES (NEW.message_id, 'click', -1),
+           (NEW.message_id, 'click', COALESCE(CAST(NEW.reason AS INTEGER), -2));
 END;
 
 -- Counters for what was stored before this migration.

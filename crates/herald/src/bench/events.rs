@@ -38,6 +38,10 @@ pub struct EventsBenchArgs {
     /// Seconds per HTTP phase.
     #[arg(long, default_value_t = 10)]
     pub seconds: u64,
+    /// Opens and clicks per second (open loop) while the second send
+    /// drains; 0: as fast as the connections go (closed loop).
+    #[arg(long, default_value_t = 20_000)]
+    pub rate: u64,
     /// Events written into the store before the report is timed.
     #[arg(long, default_value_t = 10_000_000)]
     pub events: u64,
@@ -281,13 +285,23 @@ pub async fn run(args: EventsBenchArgs) -> anyhow::Result<()> {
         args.seconds
     );
     let track_target = Target::links(server.addr, links);
-    let tracking = tokio::spawn(load::closed_loop(
-        track_target,
-        Endpoint::Track,
-        args.connections,
-        duration,
-        None,
-    ));
+    let tracking = if args.rate > 0 {
+        tokio::spawn(load::open_loop(
+            track_target,
+            Endpoint::Track,
+            args.connections,
+            args.rate as f64,
+            duration,
+        ))
+    } else {
+        tokio::spawn(load::closed_loop(
+            track_target,
+            Endpoint::Track,
+            args.connections,
+            duration,
+            None,
+        ))
+    };
     let (_, drain_loaded) = send(&api, &campaign, "loaded", args.messages).await?;
     let tracking = tracking.await?;
     let counted = report(&api, &campaign, "").await?;
@@ -346,7 +360,7 @@ pub async fn run(args: EventsBenchArgs) -> anyhow::Result<()> {
     let result = json!({
         "machine": output::machine(),
         "http": {
-            "connections": args.connections, "seconds": args.seconds,
+            "connections": args.connections, "seconds": args.seconds, "offeredRate": args.rate,
             "healthzPerSecond": health_wall,
             "trackingPerSecond": tracking.rate(),
             "trackingAnswered": tracking.ok,
@@ -375,14 +389,20 @@ pub async fn run(args: EventsBenchArgs) -> anyhow::Result<()> {
     }
     println!("herald bench events — {}", output::machine());
     println!(
-        "HTTP, {} connections, {} s each:\n  GET /healthz          {:>9.0} req/s\n  GET /t/o, /t/c        {:>9.0} events/s ({} answered, {} errors; {} in the report)",
+        "HTTP, {} connections, {} s each:\n  GET /healthz          {:>9.0} req/s\n  GET /t/o, /t/c        {:>9.0} events/s offered {} ({} answered, {} errors; {} in the report; p99 {} ms)",
         args.connections,
         args.seconds,
         health_wall,
         tracking.rate(),
+        if args.rate > 0 {
+            format!("{}/s", args.rate)
+        } else {
+            "closed loop".into()
+        },
         tracking.ok,
         tracking.errors(),
-        recorded
+        recorded,
+        output::ms(tracking.hist.value_at_quantile(0.99))
     );
     println!(
         "Delivery of {} messages (accept → sent):\n  alone                 {:>9.0} msg/s\n  with the event load   {:>9.0} msg/s",
