@@ -228,6 +228,32 @@ async fn seed(store: Arc<SqliteStore>, ids: &[String], total: u64) -> anyhow::Re
     Ok(total as f64 / started.elapsed().as_secs_f64())
 }
 
+/// The phase's load in the background: open loop at `--rate`, or closed.
+fn background(
+    args: &EventsBenchArgs,
+    target: Arc<Target>,
+    endpoint: Endpoint,
+) -> tokio::task::JoinHandle<load::PhaseResult> {
+    let duration = Duration::from_secs(args.seconds);
+    if args.rate > 0 {
+        tokio::spawn(load::open_loop(
+            target,
+            endpoint,
+            args.connections,
+            args.rate as f64,
+            duration,
+        ))
+    } else {
+        tokio::spawn(load::closed_loop(
+            target,
+            endpoint,
+            args.connections,
+            duration,
+            None,
+        ))
+    }
+}
+
 /// p50 / p99 / max in ms of `n` GETs of `path`.
 async fn latency(api: &Api, path: &str, n: usize) -> anyhow::Result<(f64, f64, f64)> {
     let mut ms = Vec::with_capacity(n);
@@ -285,23 +311,16 @@ pub async fn run(args: EventsBenchArgs) -> anyhow::Result<()> {
         args.seconds
     );
     let track_target = Target::links(server.addr, links);
-    let tracking = if args.rate > 0 {
-        tokio::spawn(load::open_loop(
-            track_target,
-            Endpoint::Track,
-            args.connections,
-            args.rate as f64,
-            duration,
-        ))
-    } else {
-        tokio::spawn(load::closed_loop(
-            track_target,
-            Endpoint::Track,
-            args.connections,
-            duration,
-            None,
-        ))
-    };
+    // The same send under the same rate of no-op GETs: how much of the
+    // slowdown is any HTTP load on these two CPUs, not the events.
+    let health_load = background(
+        &args,
+        Target::links(server.addr, Vec::new()),
+        Endpoint::Health,
+    );
+    let (_, drain_health) = send(&api, &campaign, "healthz", args.messages).await?;
+    health_load.await?;
+    let tracking = background(&args, track_target, Endpoint::Track);
     let (_, drain_loaded) = send(&api, &campaign, "loaded", args.messages).await?;
     let tracking = tracking.await?;
     let counted = report(&api, &campaign, "").await?;
@@ -372,6 +391,7 @@ pub async fn run(args: EventsBenchArgs) -> anyhow::Result<()> {
             "aloneSeconds": drain_alone.as_secs_f64(),
             "withEventLoadSeconds": drain_loaded.as_secs_f64(),
             "alonePerSecond": args.messages as f64 / drain_alone.as_secs_f64(),
+            "withHealthzLoadPerSecond": args.messages as f64 / drain_health.as_secs_f64(),
             "withEventLoadPerSecond": args.messages as f64 / drain_loaded.as_secs_f64(),
         },
         "store": {"eventsWritten": args.events, "eventsPerSecond": seed_rate},
@@ -405,9 +425,10 @@ pub async fn run(args: EventsBenchArgs) -> anyhow::Result<()> {
         output::ms(tracking.hist.value_at_quantile(0.99))
     );
     println!(
-        "Delivery of {} messages (accept → sent):\n  alone                 {:>9.0} msg/s\n  with the event load   {:>9.0} msg/s",
+        "Delivery of {} messages (accept → sent):\n  alone                 {:>9.0} msg/s\n  with /healthz load    {:>9.0} msg/s (same rate)\n  with the event load   {:>9.0} msg/s",
         args.messages,
         args.messages as f64 / drain_alone.as_secs_f64(),
+        args.messages as f64 / drain_health.as_secs_f64(),
         args.messages as f64 / drain_loaded.as_secs_f64()
     );
     println!(
