@@ -31,6 +31,8 @@ pub struct Report {
     pub bounced: Bounces,
     pub errors: Breakdown,
     pub opens: u64,
+    /// Messages opened: the pixel loaded, or a link clicked (a click implies
+    /// an open, so `ctor` is at most 1).
     pub unique_opens: u64,
     /// Opens by privacy proxies and scanners: not in `opens` or
     /// `uniqueOpens`.
@@ -76,7 +78,12 @@ pub struct DomainRow {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LinkRow {
+    /// The link's URL as in its first click (a personalized link differs
+    /// per recipient and is counted as one).
     pub url: String,
+    /// The campaign version and the link's position in its content.
+    pub version: u64,
+    pub index: u64,
     pub clicks: u64,
     pub unique_clicks: u64,
 }
@@ -93,6 +100,17 @@ const STATUSES: [&str; 8] = [
     "unknown",
 ];
 
+/// The row of a `version:index` link dimension.
+fn link_row(dim: &str, links: &BTreeMap<String, String>) -> LinkRow {
+    let (version, index) = dim.split_once(':').unwrap_or(("0", dim));
+    LinkRow {
+        url: links.get(dim).cloned().unwrap_or_default(),
+        version: version.parse().unwrap_or(0),
+        index: index.parse().unwrap_or(0),
+        ..LinkRow::default()
+    }
+}
+
 fn ratio(num: u64, den: u64) -> f64 {
     if den == 0 {
         return 0.0;
@@ -101,13 +119,15 @@ fn ratio(num: u64, den: u64) -> f64 {
 }
 
 impl Report {
+    /// `links` names the click counters' links (`version:index` → URL).
     pub fn from_counters<'a>(
         counters: impl IntoIterator<Item = CounterRow<'a>>,
         statuses: &BTreeMap<String, u64>,
+        links: &BTreeMap<String, String>,
     ) -> Report {
         let mut r = Report::default();
         let mut domains: BTreeMap<&str, DomainRow> = BTreeMap::new();
-        let mut links: BTreeMap<&str, LinkRow> = BTreeMap::new();
+        let mut link_rows: BTreeMap<&str, LinkRow> = BTreeMap::new();
         for c in counters {
             let n = c.n;
             match c.metric {
@@ -136,10 +156,9 @@ impl Report {
                             r.bounced.hard += n;
                             row.bounced += n;
                         }
-                        _ => {
-                            r.bounced.soft += n;
-                            row.bounced += n;
-                        }
+                        // A soft bounce may still be delivered: not a
+                        // domain's bounce.
+                        _ => r.bounced.soft += n,
                     }
                 }
                 "failed" => {
@@ -160,21 +179,15 @@ impl Report {
                 "opened.machine" => r.machine_opens += n,
                 "clicked" => {
                     r.clicks += n;
-                    links
+                    link_rows
                         .entry(c.dim)
-                        .or_insert_with(|| LinkRow {
-                            url: c.dim.to_owned(),
-                            ..LinkRow::default()
-                        })
+                        .or_insert_with(|| link_row(c.dim, links))
                         .clicks += n;
                 }
                 "clicked.unique" => {
-                    links
+                    link_rows
                         .entry(c.dim)
-                        .or_insert_with(|| LinkRow {
-                            url: c.dim.to_owned(),
-                            ..LinkRow::default()
-                        })
+                        .or_insert_with(|| link_row(c.dim, links))
                         .unique_clicks += n;
                 }
                 "clicked.message" => r.unique_clicks += n,
@@ -198,9 +211,13 @@ impl Report {
             .collect();
         r.by_domain
             .sort_by(|a, b| b.sent.cmp(&a.sent).then(a.domain.cmp(&b.domain)));
-        r.by_link = links.into_values().collect();
-        r.by_link
-            .sort_by(|a, b| b.clicks.cmp(&a.clicks).then(a.url.cmp(&b.url)));
+        r.by_link = link_rows.into_values().collect();
+        r.by_link.sort_by(|a, b| {
+            b.clicks
+                .cmp(&a.clicks)
+                .then(a.version.cmp(&b.version))
+                .then(a.index.cmp(&b.index))
+        });
         r
     }
 
@@ -303,15 +320,19 @@ mod tests {
             c("opened", "", 60),
             c("opened.unique", "", 41),
             c("opened.machine", "", 9),
-            c("clicked", "https://a.example/", 20),
-            c("clicked.unique", "https://a.example/", 15),
-            c("clicked", "https://b.example/", 10),
-            c("clicked.unique", "https://b.example/", 9),
+            c("clicked", "1:0", 20),
+            c("clicked.unique", "1:0", 15),
+            c("clicked", "1:1", 10),
+            c("clicked.unique", "1:1", 9),
             c("clicked.message", "", 22),
             c("unsubscribed", "email", 1),
         ];
         let statuses = BTreeMap::from([("sent".to_string(), 97), ("excluded".to_string(), 20)]);
-        let r = Report::from_counters(counters, &statuses);
+        let links = BTreeMap::from([
+            ("1:0".to_string(), "https://a.example/".to_string()),
+            ("1:1".to_string(), "https://b.example/".to_string()),
+        ]);
+        let r = Report::from_counters(counters, &statuses, &links);
         assert_eq!((r.targeted, r.sent, r.retries), (120, 100, 4));
         assert_eq!(r.excluded.total, 20);
         assert_eq!((r.bounced.hard, r.bounced.soft), (2, 1));
@@ -322,6 +343,7 @@ mod tests {
         assert_eq!(r.by_status["queued"], 0);
         assert_eq!(r.by_domain[0].domain, "example.org");
         assert_eq!(r.by_link[0].url, "https://a.example/");
+        assert_eq!((r.by_link[1].version, r.by_link[1].index), (1, 1));
         assert_eq!(r.by_locale["fr-FR"], 24);
         let csv = r.to_csv();
         assert!(csv.contains("total,uniqueClicks,22\n"), "{csv}");

@@ -10,17 +10,20 @@
 /// The links of a message, by index: the same URL in the HTML and the text
 /// part shares one index, so a click report counts it once.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Links(pub Vec<String>, pub Vec<String>);
+pub struct Links(pub Vec<String>, pub Vec<String>, Vec<String>);
 
 impl Links {
     /// Links starting with one of `prefixes` are left as they are (Herald's
     /// own unsubscribe link must never count as a click).
     pub fn keeping(prefixes: Vec<String>) -> Links {
-        Links(Vec::new(), prefixes)
+        Links(Vec::new(), prefixes, Vec::new())
     }
 
+    /// Kept as written: Herald's own links, and the URLs of anchors that
+    /// opted out (so their copy in a text part generated from the HTML
+    /// stays untracked too).
     fn keeps(&self, url: &str) -> bool {
-        self.1.iter().any(|p| url.starts_with(p.as_str()))
+        self.1.iter().any(|p| url.starts_with(p.as_str())) || self.2.iter().any(|u| u == url)
     }
 
     fn index_of(&mut self, url: &str) -> u32 {
@@ -68,6 +71,11 @@ pub fn rewrite_html(html: &str, links: &mut Links, tracked: &dyn Fn(u32) -> Stri
         let Some(tag) = Tag::scan(html, i) else {
             break;
         };
+        if let Some((_, _, value)) = tag.href.as_ref()
+            && tag.opted_out
+        {
+            links.2.push(decode_entities(value).trim().to_owned());
+        }
         if let Some((start, end, value)) = tag.href.as_ref()
             && !tag.opted_out
         {
@@ -208,16 +216,53 @@ impl Tag {
     }
 }
 
-/// The entities that appear in URLs of real templates.
+/// An attribute value as the browser reads it: character references
+/// decoded in one pass (`&amp;quot;` is `&quot;`, not `"`), numeric ones and
+/// the named ones an escaper writes.
 fn decode_entities(s: &str) -> String {
     if !s.contains('&') {
         return s.to_owned();
     }
-    s.replace("&amp;", "&")
-        .replace("&#38;", "&")
-        .replace("&#x26;", "&")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        let decoded = tail[1..]
+            .find(';')
+            .filter(|&end| end <= 10)
+            .and_then(|end| {
+                let name = &tail[1..1 + end];
+                let c = match name {
+                    "amp" => Some('&'),
+                    "lt" => Some('<'),
+                    "gt" => Some('>'),
+                    "quot" => Some('"'),
+                    "apos" => Some('\''),
+                    "nbsp" => Some('\u{a0}'),
+                    _ => name
+                        .strip_prefix("#x")
+                        .or_else(|| name.strip_prefix("#X"))
+                        .map(|hex| u32::from_str_radix(hex, 16))
+                        .or_else(|| name.strip_prefix('#').map(str::parse::<u32>))
+                        .and_then(Result::ok)
+                        .and_then(char::from_u32),
+                }?;
+                Some((c, end + 2))
+            });
+        match decoded {
+            Some((c, len)) => {
+                out.push(c);
+                rest = &tail[len..];
+            }
+            None => {
+                out.push('&');
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -259,6 +304,31 @@ mod tests {
         assert!(out.contains("https://old.example/"));
         assert!(out.contains("https://keep.example/"));
         assert!(out.contains("https://keep2.example/"));
+    }
+
+    #[test]
+    fn references_are_decoded_once_as_a_browser_does() {
+        assert_eq!(
+            decode_entities("a&amp;b&#x27;c&#39;d&lt;&gt;&quot;"),
+            "a&b'c'd<>\""
+        );
+        assert_eq!(decode_entities("&amp;quot;"), "&quot;");
+        assert_eq!(decode_entities("x&y;z&"), "x&y;z&");
+        let mut links = Links::default();
+        let html = r#"<a href="https://shop.example/u/O&#x27;Neil?a=1&amp;b=2">o</a>"#;
+        rewrite_html(html, &mut links, &t);
+        assert_eq!(links.0, ["https://shop.example/u/O'Neil?a=1&b=2"]);
+    }
+
+    #[test]
+    fn an_opted_out_link_stays_untracked_in_the_text_part_too() {
+        let mut links = Links::default();
+        let html =
+            r#"<a data-herald-notrack href="https://shop.example/reset?t=1&amp;u=2">reset</a>"#;
+        rewrite_html(html, &mut links, &t);
+        let text = rewrite_text("reset (https://shop.example/reset?t=1&u=2)", &mut links, &t);
+        assert_eq!(text, "reset (https://shop.example/reset?t=1&u=2)");
+        assert!(links.0.is_empty());
     }
 
     #[test]

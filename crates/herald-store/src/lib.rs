@@ -338,6 +338,9 @@ pub trait Store: Send + Sync + 'static {
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
     ) -> Result<Vec<Counter>>;
+    /// The campaign's clicked links: `version:index` → the URL of the
+    /// link's first click.
+    async fn report_links(&self, campaign_id: &str) -> Result<BTreeMap<String, String>>;
     /// Messages by current status.
     async fn report_statuses(&self, scope: RollupScope<'_>) -> Result<BTreeMap<String, u64>>;
     /// `metrics` per bucket of `bucket_minutes` in `[from, to)`; empty

@@ -147,6 +147,21 @@ async fn a_hard_bounce_by_message_id_header_bounces_and_suppresses_once() {
             message_id: m.clone()
         }
     );
+    // The same bounce from another source (another report, another
+    // provider event id, another status text): a message bounces once.
+    let other = FeedbackEvent {
+        fingerprint: "provider-event-2".into(),
+        status: Some("5.1.10".into()),
+        ..e.clone()
+    };
+    let again = store
+        .record_feedback(None, &other, Utc::now())
+        .await
+        .unwrap();
+    assert!(
+        matches!(again, FeedbackRecorded::Duplicate { .. }),
+        "{again:?}"
+    );
     let msg = store.get_message("prod", m).await.unwrap().unwrap();
     assert_eq!(
         msg.history.iter().filter(|h| h.status == "bounced").count(),

@@ -606,6 +606,10 @@ async fn report_counters_match_a_replayed_event_set() {
                 if clicked.insert(id.clone()) {
                     count("uniqueClicks");
                 }
+                // A click implies an open.
+                if opened.insert(id.clone()) {
+                    count("uniqueOpens");
+                }
                 if clicked_link.insert((id.clone(), link)) && link == 0 {
                     count("uniqueClicksA");
                 }
@@ -650,6 +654,7 @@ async fn report_counters_match_a_replayed_event_set() {
         async move {
             let counters = store.report_counters(scope, from, None).await.unwrap();
             let statuses = store.report_statuses(scope).await.unwrap();
+            let links = store.report_links("c1").await.unwrap();
             Report::from_counters(
                 counters.iter().map(|c| CounterRow {
                     metric: &c.metric,
@@ -657,6 +662,7 @@ async fn report_counters_match_a_replayed_event_set() {
                     n: c.n,
                 }),
                 &statuses,
+                &links,
             )
         }
     };

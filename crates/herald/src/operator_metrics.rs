@@ -51,7 +51,27 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
         .install_recorder()
         .context("cannot install the metrics recorder")?;
     describe();
+    zero_counters();
     Ok(handle)
+}
+
+/// Counters of rare events exist from the start at 0, so an alert on
+/// `rate()` or `increase()` sees a series before the first failure.
+fn zero_counters() {
+    for outcome in ["delivered", "failed"] {
+        metrics::counter!("herald_webhook_attempts_total", "outcome" => outcome).increment(0);
+    }
+    for kind in ["status", "transport"] {
+        metrics::counter!("herald_webhook_failures_total", "kind" => kind).increment(0);
+    }
+    metrics::counter!("herald_fanout_messages_total").increment(0);
+    metrics::counter!("herald_inbound_ignored_total").increment(0);
+    for source in ["dsn", "arf", "webhook"] {
+        for outcome in ["recorded", "duplicate", "unmatched"] {
+            metrics::counter!("herald_feedback_total", "source" => source, "outcome" => outcome)
+                .increment(0);
+        }
+    }
 }
 
 /// `# HELP` lines for the families operators read first.
@@ -82,6 +102,10 @@ fn describe() {
     metrics::describe_counter!(
         "herald_webhook_failures_total",
         "Failed feedback-webhook calls: status (non-2xx answer) or transport"
+    );
+    metrics::describe_counter!(
+        "herald_feedback_total",
+        "Bounces and complaints received later, by source (dsn, arf, webhook) and outcome (recorded, duplicate, unmatched)"
     );
     metrics::describe_gauge!(
         "herald_queue_depth",

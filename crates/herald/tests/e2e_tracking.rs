@@ -16,6 +16,7 @@ use support::*;
 const HTML: &str = r#"<html><body><p>Hi {{profile.person.name.firstName}},</p>
 <p><a href="https://shop.example/sale?u={{profile.person.name.firstName}}&amp;src=mail">Sale</a></p>
 <p><a href="https://shop.example/help">Help</a> · <a data-herald-track="off" href="https://shop.example/untracked">Plain</a></p>
+<p><A HREF="HTTPS://SHOP.EXAMPLE/UPPER">Upper</A> <a href="https://shop.example/family/{{profile.person.name.lastName}}?x=1">Family</a></p>
 <p><a href="{{unsubscribeUrl}}">Unsubscribe</a></p></body></html>"#;
 
 fn no_redirects() -> reqwest::Client {
@@ -58,7 +59,11 @@ fn email_to(herald: &Herald, to: &str) -> (String, String) {
 /// The `href`s and `src`s of the HTML, entity-decoded.
 fn attr_values(html: &str, attr: &str) -> Vec<String> {
     let needle = format!("{attr}=\"");
-    html.match_indices(&needle)
+    // Attribute names are case-insensitive (`HREF=`); ASCII lower-casing
+    // keeps byte offsets.
+    let lower = html.to_ascii_lowercase();
+    lower
+        .match_indices(&needle)
         .filter_map(|(i, _)| {
             let rest = &html[i + needle.len()..];
             rest.find('"').map(|end| rest[..end].replace("&amp;", "&"))
@@ -113,7 +118,7 @@ async fn opens_clicks_and_unsubscribes_are_tracked_and_reported() {
         .await;
     let recipient = |email: &str, name: &str| {
         json!({"type": "aep", "userId": email, "namespace": "email",
-               "profile": {"person": {"name": {"firstName": name}}}})
+               "profile": {"person": {"name": {"firstName": name, "lastName": "O'Neil <&>"}}}})
     };
     let exec = herald
         .fire_unitary(
@@ -164,7 +169,7 @@ async fn opens_clicks_and_unsubscribes_are_tracked_and_reported() {
     let hrefs = attr_values(&ann_html, "href");
     let base = herald.base_url();
     let tracked: Vec<&String> = hrefs.iter().filter(|h| h.contains("/t/c/")).collect();
-    assert_eq!(tracked.len(), 2, "two tracked links: {hrefs:?}");
+    assert_eq!(tracked.len(), 4, "four tracked links: {hrefs:?}");
     assert!(
         hrefs.iter().any(|h| h == "https://shop.example/untracked"),
         "{hrefs:?}"
@@ -183,6 +188,9 @@ async fn opens_clicks_and_unsubscribes_are_tracked_and_reported() {
         assert_eq!(r.headers()["content-type"], "image/gif");
         assert_eq!(r.bytes().await.unwrap().len(), 43, "a 1×1 GIF");
     }
+    // A link checker's HEAD fetches no image: not an open.
+    let r = client.head(&pixel).send().await.unwrap();
+    assert_eq!(r.status(), 200);
     let r = get(tracked[0].clone(), READER).await;
     assert_eq!(r.status(), 302);
     assert_eq!(
@@ -263,6 +271,25 @@ async fn opens_clicks_and_unsubscribes_are_tracked_and_reported() {
         .unwrap();
     assert_eq!(r.status(), 404, "a tampered unsubscribe token");
 
+    // --- Cy: no pixel (images off), two clicks: an upper-case link, and
+    //     one personalized with characters the HTML escaped. A click
+    //     implies an open.
+    let (cy_html, _) = email_to(&herald, "cy@other.test");
+    let cy_links: Vec<String> = attr_values(&cy_html, "href")
+        .into_iter()
+        .filter(|h| h.contains("/t/c/"))
+        .collect();
+    let r = get(cy_links[2].clone(), READER).await;
+    assert_eq!(r.status(), 302);
+    assert_eq!(r.headers()["location"], "https://shop.example/UPPER");
+    let r = get(cy_links[3].clone(), READER).await;
+    assert_eq!(r.status(), 302);
+    assert_eq!(
+        r.headers()["location"],
+        "https://shop.example/family/O'Neil%20%3C&%3E?x=1",
+        "decoded as the browser would, then percent-encoded"
+    );
+
     // --- The timeline of Ann's message.
     let timeline = herald
         .get(&format!("/v1/messages/{}/events", ids["ann@shop.test"]))
@@ -290,17 +317,19 @@ async fn opens_clicks_and_unsubscribes_are_tracked_and_reported() {
         "excluded": {"total": 1, "byReason": {"emailSuppressed": 1}},
         "bounced": {"hard": 0, "soft": 0},
         "errors": {"total": 0, "byReason": {}},
-        "opens": 3, "uniqueOpens": 2, "machineOpens": 1,
-        "clicks": 4, "uniqueClicks": 2,
-        "ctr": 0.6667, "ctor": 1.0,
+        "opens": 3, "uniqueOpens": 3, "machineOpens": 1,
+        "clicks": 6, "uniqueClicks": 3,
+        "ctr": 1.0, "ctor": 1.0,
         "unsubscribes": 1, "complaints": 0,
         "byStatus": {"queued": 0, "sending": 0, "sent": 3, "delivered": 0, "failed": 0,
                      "bounced": 0, "excluded": 1, "unknown": 0},
         "byDomain": [{"domain": "shop.test", "sent": 2, "delivered": 0, "bounced": 0},
                      {"domain": "other.test", "sent": 1, "delivered": 0, "bounced": 0}],
-        "byLink": [{"url": "https://shop.example/sale?u=Ann&src=mail", "clicks": 2, "uniqueClicks": 1},
-                   {"url": "https://shop.example/help", "clicks": 1, "uniqueClicks": 1},
-                   {"url": "https://shop.example/sale?u=Bob&src=mail", "clicks": 1, "uniqueClicks": 1}],
+        "byLink": [
+            {"url": "https://shop.example/sale?u=Ann&src=mail", "version": 1, "index": 0, "clicks": 3, "uniqueClicks": 2},
+            {"url": "https://shop.example/help", "version": 1, "index": 1, "clicks": 1, "uniqueClicks": 1},
+            {"url": "HTTPS://SHOP.EXAMPLE/UPPER", "version": 1, "index": 2, "clicks": 1, "uniqueClicks": 1},
+            {"url": "https://shop.example/family/O'Neil <&>?x=1", "version": 1, "index": 3, "clicks": 1, "uniqueClicks": 1}],
     });
     for window in ["all", "24h"] {
         let report = counters(
@@ -355,9 +384,9 @@ async fn opens_clicks_and_unsubscribes_are_tracked_and_reported() {
         "total,targeted,4",
         "total,sent,3",
         "total,opens,3",
-        "total,uniqueOpens,2",
-        "total,clicks,4",
-        "total,uniqueClicks,2",
+        "total,uniqueOpens,3",
+        "total,clicks,6",
+        "total,uniqueClicks,3",
         "total,unsubscribes,1",
         "excludedByReason,emailSuppressed,1",
         "byDomain.sent,shop.test,2",
@@ -376,7 +405,7 @@ async fn opens_clicks_and_unsubscribes_are_tracked_and_reported() {
     let sum = |k: &str| points.iter().map(|p| p[k].as_u64().unwrap()).sum::<u64>();
     assert_eq!(
         (sum("sent"), sum("opens"), sum("clicks")),
-        (3, 3, 4),
+        (3, 3, 6),
         "{series:#}"
     );
     // Charts: well-formed SVG holding the series and the bars.
@@ -422,7 +451,7 @@ async fn opens_clicks_and_unsubscribes_are_tracked_and_reported() {
     );
     assert_eq!(
         series.get("clicks").map(String::as_str),
-        Some("4"),
+        Some("6"),
         "{series:?}"
     );
     assert!(series.contains_key("delivered"), "{series:?}");
@@ -451,6 +480,32 @@ async fn opens_clicks_and_unsubscribes_are_tracked_and_reported() {
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["errors"][0]["pointer"], "/metric");
 
+    // Buckets stop at `to`: an hour from a full hour is one bucket.
+    let hour = chrono::Utc::now().format("%Y-%m-%dT%H:00:00Z").to_string();
+    let next = (chrono::Utc::now() + chrono::Duration::hours(1))
+        .format("%Y-%m-%dT%H:00:00Z")
+        .to_string();
+    let one = counters(
+        &herald,
+        &format!("/v1/campaigns/{campaign}/report?from={hour}&to={next}&bucket=hour"),
+    )
+    .await;
+    assert_eq!(
+        one["series"]["points"].as_array().map(Vec::len),
+        Some(1),
+        "{one}"
+    );
+    assert_eq!(one["window"], "custom");
+    // A window and from/to together are a contradiction.
+    let (status, body) = herald
+        .request(
+            reqwest::Method::GET,
+            &format!("/v1/campaigns/{campaign}/report?window=24h&from={hour}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["errors"][0]["pointer"], "/from");
     // Bad parameters name the field.
     let (status, body) = herald
         .request(

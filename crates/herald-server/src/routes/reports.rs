@@ -112,6 +112,13 @@ impl ReportQuery {
                 None
             }
         };
+        if self.window.is_some() && (from.is_some() || to.is_some()) {
+            errors.push(FieldError::new(
+                if from.is_some() { "/from" } else { "/to" },
+                "conflict",
+                "give either window or from/to, not both",
+            ));
+        }
         if let (Some(f), Some(t)) = (from, to)
             && f >= t
         {
@@ -125,7 +132,11 @@ impl ReportQuery {
             return Err(Problem::bad_request(errors));
         }
         Ok(Window {
-            name,
+            name: if from.is_some() || to.is_some() {
+                "custom"
+            } else {
+                name
+            },
             from: from.or(start),
             to,
             bucket,
@@ -145,6 +156,7 @@ pub(crate) async fn build(
         .report_counters(scope, window.from, window.to)
         .await?;
     let statuses = state.store.report_statuses(scope).await?;
+    let links = state.store.report_links(scope.campaign_id).await?;
     let report = Report::from_counters(
         counters.iter().map(|c| CounterRow {
             metric: &c.metric,
@@ -152,6 +164,7 @@ pub(crate) async fn build(
             n: c.n,
         }),
         &statuses,
+        &links,
     );
     let series = match window.bucket {
         Some((name, minutes)) => {
@@ -176,7 +189,11 @@ async fn series(
     let floor = |t: DateTime<Utc>| t.duration_trunc(width).unwrap_or(t);
     let from = floor(window.from.unwrap_or(created_at));
     let to = window.to.unwrap_or_else(Utc::now);
-    let count = ((to - from).num_minutes() / minutes) + 1;
+    // The buckets that overlap [from, to): none past `to`.
+    let width_ms = minutes * 60_000;
+    let count = ((to - from).num_milliseconds() + width_ms - 1)
+        .div_euclid(width_ms)
+        .max(1);
     if count > MAX_BUCKETS {
         return Err(Problem::bad_request(vec![FieldError::new(
             "/bucket",
@@ -397,6 +414,20 @@ pub async fn campaign_svg(
             } else {
                 list.split(',').map(str::trim).collect()
             };
+            if wanted.len() > 1
+                && wanted.iter().any(|w| {
+                    matches!(
+                        *w,
+                        "timeline" | "exclusions" | "errors" | "links" | "domains"
+                    )
+                })
+            {
+                return Err(Problem::bad_request(vec![FieldError::new(
+                    "/metric",
+                    "invalid_value",
+                    "timeline and the bar charts (exclusions, errors, links, domains) are one chart each: a list names series only",
+                )]));
+            }
             let mut metrics = Vec::new();
             for w in &wanted {
                 match SERIES.iter().find(|(k, _)| k == w) {
@@ -454,8 +485,14 @@ pub async fn campaign_svg(
         }
     };
     let svg = chart.map_err(|e| {
+        // Too long a time range for the widest bucket is the window's fault.
+        let pointer = match e {
+            herald_charts::ChartError::TooManyBuckets { .. }
+            | herald_charts::ChartError::EmptyRange { .. } => "/from",
+            _ => "/metric",
+        };
         Problem::bad_request(vec![FieldError::new(
-            "/metric",
+            pointer,
             "chart_unavailable",
             e.to_string(),
         )])

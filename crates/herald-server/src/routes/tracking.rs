@@ -8,9 +8,9 @@ use std::net::{IpAddr, SocketAddr};
 
 use axum::Extension;
 use axum::body::Bytes;
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::Utc;
 use serde::Deserialize;
@@ -45,15 +45,25 @@ fn verify(state: &AppState, token: &str, purpose: TokenPurpose) -> Option<TokenC
     (claims.purpose == purpose).then_some(claims)
 }
 
-/// The client's address: the first `X-Forwarded-For` hop when a proxy in
-/// front of Herald sets it, else the peer.
+/// The client's address: the peer, or — when the peer is a proxy on
+/// loopback or a private network (a reverse proxy in front of Herald) — the
+/// first `X-Forwarded-For` hop. A client on the internet cannot set its own.
 fn client_ip(headers: &HeaderMap, peer: Option<SocketAddr>) -> Option<IpAddr> {
+    let peer = peer.map(|p| p.ip());
+    let proxied = match peer {
+        None => true,
+        Some(IpAddr::V4(v4)) => v4.is_loopback() || v4.is_private(),
+        Some(IpAddr::V6(v6)) => v6.is_loopback() || v6.is_unique_local(),
+    };
+    if !proxied {
+        return peer;
+    }
     headers
         .get("x-forwarded-for")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(',').next())
         .and_then(|v| v.trim().parse().ok())
-        .or(peer.map(|p| p.ip()))
+        .or(peer)
 }
 
 fn user_agent(headers: &HeaderMap) -> Option<String> {
@@ -73,14 +83,22 @@ async fn message(state: &AppState, claims: &TokenClaims) -> Result<TrackedMessag
 
 pub async fn open(
     State(state): State<AppState>,
-    Path(token): Path<String>,
+    token: Result<Path<String>, PathRejection>,
+    method: Method,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
 ) -> Response {
+    let Ok(Path(token)) = token else {
+        return not_found();
+    };
     let token = token.trim_end_matches(".gif");
     let Some(claims) = verify(&state, token, TokenPurpose::Open) else {
         return not_found();
     };
+    // A HEAD (a link checker) fetches no image: not an open.
+    if method == Method::HEAD {
+        return pixel();
+    }
     let ip = client_ip(&headers, peer.map(|Extension(ConnectInfo(addr))| addr));
     let ua = user_agent(&headers);
     let machine = is_machine_open(ua.as_deref(), ip);
@@ -96,6 +114,10 @@ pub async fn open(
         return Problem::from(e).into_response();
     }
     tracing::debug!(message_id = %claims.message_id, machine, "open");
+    pixel()
+}
+
+fn pixel() -> Response {
     (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static("image/gif")),
@@ -118,11 +140,14 @@ pub struct ClickQuery {
 
 pub async fn click(
     State(state): State<AppState>,
-    Path(token): Path<String>,
+    token: Result<Path<String>, PathRejection>,
     q: Result<Query<ClickQuery>, QueryRejection>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
 ) -> Response {
+    let Ok(Path(token)) = token else {
+        return not_found();
+    };
     let Some(claims) = verify(&state, &token, TokenPurpose::Click) else {
         return not_found();
     };
@@ -130,11 +155,7 @@ pub async fn click(
         Ok(m) => m,
         Err(r) => return r,
     };
-    let Some(url) = claims
-        .link
-        .and_then(|i| m.links.get(i as usize))
-        .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
-    else {
+    let Some(url) = claims.link.and_then(|i| m.links.get(i as usize)) else {
         return not_found();
     };
     let named = match q {
@@ -144,7 +165,13 @@ pub async fn click(
     if named.as_ref().is_some_and(|u| u != url) {
         return not_found();
     }
-    let Ok(location) = HeaderValue::from_str(url) else {
+    // As a browser would send it: scheme and host lower-cased, spaces and
+    // non-ASCII percent-encoded, so the Location header is valid.
+    let Some(location) = url::Url::parse(url.trim())
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .and_then(|u| HeaderValue::from_str(u.as_str()).ok())
+    else {
         return not_found();
     };
     let ip = client_ip(&headers, peer.map(|Extension(ConnectInfo(addr))| addr));
@@ -231,8 +258,11 @@ fn masked(address: Option<&str>) -> String {
 
 pub async fn unsubscribe_page(
     State(state): State<AppState>,
-    Path(token): Path<String>,
+    token: Result<Path<String>, PathRejection>,
 ) -> Response {
+    let Ok(Path(token)) = token else {
+        return not_found();
+    };
     let Some(claims) = verify(&state, &token, TokenPurpose::Unsubscribe) else {
         return not_found();
     };
@@ -260,10 +290,13 @@ pub async fn unsubscribe_page(
 /// (`action=unsubscribe|resubscribe`).
 pub async fn unsubscribe(
     State(state): State<AppState>,
-    Path(token): Path<String>,
+    token: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let Ok(Path(token)) = token else {
+        return not_found();
+    };
     let Some(claims) = verify(&state, &token, TokenPurpose::Unsubscribe) else {
         return not_found();
     };
@@ -306,10 +339,44 @@ pub async fn unsubscribe(
 <form method=\"post\" action=\"/u/{token}\"><button name=\"action\" value=\"resubscribe\">Undo: resubscribe</button></form>"
             ),
         )
-    } else {
+    } else if outcome == ConsentOutcome::Changed {
         page(
             "You are subscribed again",
             "<p>You will receive our marketing messages again.</p>",
         )
+    } else {
+        // Already subscribed — or kept out for another reason (a bounce,
+        // a complaint) that a resubscribe does not lift.
+        page(
+            "Nothing changed",
+            "<p>This address is already subscribed, or it cannot receive our messages \
+(an earlier bounce or complaint). Contact us if you think this is wrong.</p>",
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_a_proxy_nearby() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("17.1.2.3, 10.0.0.1"),
+        );
+        let internet: SocketAddr = "203.0.113.9:443".parse().unwrap();
+        let proxy: SocketAddr = "10.0.0.2:443".parse().unwrap();
+        assert_eq!(client_ip(&h, Some(internet)), Some(internet.ip()));
+        assert_eq!(client_ip(&h, Some(proxy)), "17.1.2.3".parse().ok());
+        assert_eq!(client_ip(&HeaderMap::new(), Some(proxy)), Some(proxy.ip()));
+    }
+
+    #[test]
+    fn the_page_masks_the_address() {
+        assert_eq!(masked(Some("jane@example.com")), "j…@example.com");
+        assert_eq!(masked(Some("+33612345678")), "…78");
+        assert_eq!(masked(None), "this address");
     }
 }

@@ -68,6 +68,16 @@ BEGIN
       AND status = OLD.status;
 END;
 
+-- A link of a campaign version (`version:index`, the dimension of click
+-- counters: a personalized link is one link, not one per recipient) and the
+-- URL of its first click, to show in `byLink`.
+CREATE TABLE report_links (
+    campaign_id TEXT NOT NULL,
+    link        TEXT NOT NULL,
+    url         TEXT NOT NULL,
+    PRIMARY KEY (campaign_id, link)
+) WITHOUT ROWID;
+
 -- The first open, first click, and first click per link of each message:
 -- what makes an open or a click unique, found by key instead of by
 -- scanning the message's events (a message may have thousands).
@@ -98,7 +108,7 @@ BEGIN
                           THEN lower(substr(m.address, instr(m.address, '@') + 1))
                           ELSE '' END
                 WHEN NEW.status IN ('failed', 'excluded') THEN COALESCE(NEW.reason, 'other')
-                WHEN NEW.status = 'clicked' THEN COALESCE(NEW.detail, '')
+                WHEN NEW.status = 'clicked' THEN m.campaign_version || ':' || COALESCE(NEW.reason, '')
                 WHEN NEW.status IN ('unsubscribed', 'resubscribed', 'complained')
                 THEN COALESCE(NEW.reason, '')
                 ELSE '' END,
@@ -126,10 +136,23 @@ BEGIN
 END;
 
 -- Unique clicks: the message's first click (uniqueClicks) and its first
--- click on each link (byLink.uniqueClicks).
+-- click on each link (byLink.uniqueClicks). A click with no open before it
+-- (images blocked) implies one: it counts as the unique open, so the
+-- click-to-open rate never exceeds 1.
 CREATE TRIGGER report_first_click AFTER INSERT ON message_events
 WHEN NEW.status = 'clicked'
 BEGIN
+    INSERT INTO report_rollup (campaign_id, execution_id, bucket, metric, dim, n)
+    SELECT m.campaign_id, CASE WHEN k.i = 0 THEN '' ELSE m.execution_id END,
+           NEW.at / 60000, 'opened.unique', '', 1
+    FROM messages m, (SELECT 0 AS i UNION ALL SELECT 1) k
+    WHERE m.id = NEW.message_id AND m.proof = 0 AND m.channel = 'email'
+      AND NOT EXISTS (SELECT 1 FROM engagement_firsts f
+                      WHERE f.message_id = NEW.message_id AND f.kind = 'open' AND f.link = -1)
+    ON CONFLICT (campaign_id, execution_id, bucket, metric, dim) DO UPDATE SET n = n + 1;
+    INSERT OR IGNORE INTO engagement_firsts (message_id, kind, link)
+    SELECT NEW.message_id, 'open', -1 FROM messages m
+    WHERE m.id = NEW.message_id AND m.channel = 'email';
     INSERT INTO report_rollup (campaign_id, execution_id, bucket, metric, dim, n)
     SELECT m.campaign_id, CASE WHEN k.i = 0 THEN '' ELSE m.execution_id END,
            NEW.at / 60000, 'clicked.message', '', 1
@@ -140,7 +163,7 @@ BEGIN
     ON CONFLICT (campaign_id, execution_id, bucket, metric, dim) DO UPDATE SET n = n + 1;
     INSERT INTO report_rollup (campaign_id, execution_id, bucket, metric, dim, n)
     SELECT m.campaign_id, CASE WHEN k.i = 0 THEN '' ELSE m.execution_id END,
-           NEW.at / 60000, 'clicked.unique', COALESCE(NEW.detail, ''), 1
+           NEW.at / 60000, 'clicked.unique', m.campaign_version || ':' || COALESCE(NEW.reason, ''), 1
     FROM messages m, (SELECT 0 AS i UNION ALL SELECT 1) k
     WHERE m.id = NEW.message_id AND m.proof = 0
       AND NOT EXISTS (SELECT 1 FROM engagement_firsts f
@@ -150,6 +173,9 @@ BEGIN
     INSERT OR IGNORE INTO engagement_firsts (message_id, kind, link)
     VALUES (NEW.message_id, 'click', -1),
            (NEW.message_id, 'click', COALESCE(CAST(NEW.reason AS INTEGER), -2));
+    INSERT OR IGNORE INTO report_links (campaign_id, link, url)
+    SELECT m.campaign_id, m.campaign_version || ':' || COALESCE(NEW.reason, ''), COALESCE(NEW.detail, '')
+    FROM messages m WHERE m.id = NEW.message_id AND m.proof = 0;
 END;
 
 -- Counters for what was stored before this migration.

@@ -91,6 +91,28 @@ pub async fn record(
     if seen.is_some() {
         return Ok(FeedbackRecorded::Duplicate { message_id: m.id });
     }
+    // A message bounces for good, or is complained about, once: the same
+    // bounce reported again (another provider event id, another DSN copy)
+    // must not count twice.
+    let reason = e.reason();
+    let once = match e.event_status() {
+        "bounced" => reason.as_deref() == Some("hard"),
+        "complained" => true,
+        _ => false,
+    };
+    if once {
+        let again: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM message_events WHERE message_id = ?1 AND status = ?2
+               AND (status = 'complained' OR reason = 'hard') LIMIT 1",
+        )
+        .bind(&m.id)
+        .bind(e.event_status())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if again.is_some() {
+            return Ok(FeedbackRecorded::Duplicate { message_id: m.id });
+        }
+    }
 
     let detail = e.detail();
     let seq: i64 = sqlx::query_scalar(

@@ -388,6 +388,9 @@ impl Store for SqliteStore {
     ) -> Result<Vec<Counter>> {
         reports::counters(&self.read, scope, from, to).await
     }
+    async fn report_links(&self, campaign_id: &str) -> Result<BTreeMap<String, String>> {
+        reports::links(&self.read, campaign_id).await
+    }
     async fn report_statuses(&self, scope: RollupScope<'_>) -> Result<BTreeMap<String, u64>> {
         reports::statuses(&self.read, scope).await
     }

@@ -43,6 +43,16 @@ pub async fn counters(
         .collect()
 }
 
+pub async fn links(pool: &SqlitePool, campaign_id: &str) -> Result<BTreeMap<String, String>> {
+    let rows = sqlx::query("SELECT link, url FROM report_links WHERE campaign_id = ?1")
+        .bind(campaign_id)
+        .fetch_all(pool)
+        .await?;
+    rows.into_iter()
+        .map(|r| Ok((r.try_get("link")?, r.try_get("url")?)))
+        .collect()
+}
+
 pub async fn statuses(pool: &SqlitePool, scope: RollupScope<'_>) -> Result<BTreeMap<String, u64>> {
     let rows = sqlx::query(
         "SELECT status, n FROM report_status
