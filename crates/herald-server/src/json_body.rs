@@ -184,6 +184,43 @@ fn json_kind(v: &Value) -> &'static str {
     }
 }
 
+/// A 4xx that an extractor answered in plain text (a path segment that is
+/// not UTF-8, a malformed query a handler did not catch) becomes problem
+/// JSON like every other client error. The path is the only place left to
+/// point at.
+pub async fn plain_rejections_as_problems(
+    req: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let resp = next.run(req).await;
+    let plain = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    let status = resp.status();
+    if !status.is_client_error() || !plain {
+        return resp;
+    }
+    let body = axum::body::to_bytes(resp.into_body(), 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let detail = String::from_utf8_lossy(&body).trim().to_string();
+    Problem::new(
+        status,
+        "invalid-request",
+        "The request is invalid",
+        detail.clone(),
+    )
+    .with_errors(vec![herald_domain::FieldError::new(
+        "/",
+        "invalid_request",
+        detail,
+    )])
+    .into_response()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -131,6 +131,7 @@ pub fn router(state: AppState, options: RouterOptions) -> Router {
         .layer(middleware::from_fn(http_metrics::record))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(json_body::reject_oversized))
+        .layer(middleware::from_fn(json_body::plain_rejections_as_problems))
         // A client that stops sending its body mid-way is cut off rather
         // than holding a connection (and a graceful shutdown) forever.
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(Duration::from_secs(30)))

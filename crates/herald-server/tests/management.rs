@@ -711,3 +711,27 @@ async fn openapi_and_docs() {
         &d.text[..d.text.len().min(200)]
     );
 }
+
+#[tokio::test]
+async fn extractor_rejections_are_problem_json_with_pointers() {
+    let s = start().await;
+    // A path segment that is not UTF-8.
+    s.get("/v1/campaigns/%ff/report")
+        .await
+        .problem(400, Some("/"));
+    // A query parameter given twice names the parameter.
+    let c = s
+        .post(
+            "/v1/channel-configurations",
+            &json!({"name": "m", "channel": "email", "category": "any",
+                    "email": {"fromAddress": "a@shop.example.com"}}),
+        )
+        .await;
+    assert_eq!(c.status, 201, "{}", c.text);
+    s.get("/v1/campaigns?status=draft&status=live")
+        .await
+        .problem(400, Some("/status"));
+    // Tracking links answer 404 to anything that is not a token.
+    let r = s.raw(Method::GET, "/t/c/%00%ff", None, &[], false).await;
+    assert_eq!(r.status, 404, "{}", r.text);
+}

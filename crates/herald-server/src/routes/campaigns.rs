@@ -60,7 +60,17 @@ pub(crate) fn query_problem(e: QueryRejection) -> Problem {
         .strip_prefix("Failed to deserialize query string: ")
         .unwrap_or(&text)
         .to_string();
-    let param = detail.split(':').next().unwrap_or("").trim().to_string();
+    // serde names the field in backticks for duplicate, unknown and
+    // missing fields; otherwise the message starts with the parameter.
+    let quoted = ["duplicate field", "unknown field", "missing field"]
+        .iter()
+        .any(|p| detail.starts_with(p))
+        .then(|| detail.split('`').nth(1))
+        .flatten();
+    let param = match quoted {
+        Some(q) => q.to_string(),
+        None => detail.split(':').next().unwrap_or("").trim().to_string(),
+    };
     Problem::bad_request(vec![FieldError::new(
         format!("/{param}"),
         "invalid_query",
