@@ -291,6 +291,16 @@ async fn every_exclusion_code_through_an_audience_execution() {
     expect("unsub@example.com", "excluded", Some("emailSuppressed"));
     let report = s.report(&campaign).await;
     assert_eq!(report["excluded"]["total"], 5, "{report}");
+    // The fan-out's counters: every recipient targeted once, by status.
+    let listed = report["byStatus"]
+        .as_object()
+        .map(|m| m.values().filter_map(Value::as_u64).sum::<u64>());
+    assert_eq!(
+        Some(report["targeted"].as_u64().unwrap_or(0)),
+        listed,
+        "{report}"
+    );
+    assert_eq!(report["byStatus"]["excluded"], 5, "{report}");
     assert_eq!(
         report["excluded"]["byReason"]["emailNoConsent"], 2,
         "{report}"

@@ -548,12 +548,13 @@ pub async fn append_fanout(
 
     // 4. The messages.
     let indexed: Vec<(usize, &FanoutMessage)> = b.messages.iter().enumerate().collect();
+    let mut inserted_ids: std::collections::HashSet<String> = std::collections::HashSet::new();
     for chunk in indexed.chunks(MAX_PARAMS / (MESSAGE_COLS + 1)) {
         let sql = format!(
             "INSERT OR IGNORE INTO messages (id, sandbox, execution_id, campaign_id, campaign_version, channel, user_id,
                namespace, profile_id, address, status, exclusion_reason, profile, context, priority, next_attempt_at,
                created_at, updated_at, locale, last_error, expires_at)
-             VALUES {}",
+             VALUES {} RETURNING id",
             vec![
                 "(?,?,?,?,?,?,?,?,?,?,?,?,?,'{}',1,?,?,?,?,?,?)";
                 chunk.len()
@@ -593,8 +594,31 @@ pub async fn append_fanout(
                 .bind(&m.detail)
                 .bind(expires_at);
         }
-        result.inserted += q.execute(&mut *tx).await?.rows_affected();
+        for row in q.fetch_all(&mut *tx).await? {
+            inserted_ids.insert(row.try_get::<String, _>("id")?);
+        }
     }
+    result.inserted += inserted_ids.len() as u64;
+    // The report counters of the messages that went in.
+    let counted: Vec<super::rollup::Inserted<'_>> = b
+        .messages
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| inserted_ids.contains(&m.message_id))
+        .map(|(i, m)| super::rollup::Inserted {
+            campaign_id: &b.campaign_id,
+            execution_id: &b.execution_id,
+            at,
+            status: if throttle_excluded.contains(&i) {
+                MessageStatus::Excluded.as_str()
+            } else {
+                m.status.as_str()
+            },
+            locale: m.locale.as_deref(),
+            resend: false,
+        })
+        .collect();
+    super::rollup::count_inserted(&mut tx, &counted).await?;
     // The `excluded` history events of the batch (the event log feedback
     // webhooks tail). Repeats were dropped in step 1, so every excluded
     // message here was inserted just now.

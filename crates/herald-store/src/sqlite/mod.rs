@@ -18,6 +18,7 @@ mod writer;
 // --- events after the send, and reports
 mod engagement;
 mod reports;
+mod rollup;
 // --- suppressions and business rules
 mod business_rules;
 mod suppressions;

@@ -67,6 +67,27 @@ pub async fn resend(
         .bind(old)
         .execute(&mut *tx)
         .await?;
+        // The report counts the resend (not a new recipient).
+        let counted: Option<(String, String, Option<String>, bool)> = sqlx::query_as(
+            "SELECT campaign_id, execution_id, locale, proof FROM messages WHERE id = ?1",
+        )
+        .bind(new_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some((campaign_id, execution_id, locale, false)) = &counted {
+            super::rollup::count_inserted(
+                &mut tx,
+                &[super::rollup::Inserted {
+                    campaign_id,
+                    execution_id,
+                    at,
+                    status: "queued",
+                    locale: locale.as_deref(),
+                    resend: true,
+                }],
+            )
+            .await?;
+        }
         sqlx::query(
             "INSERT INTO message_events (message_id, at, status, detail) VALUES (?, ?, 'resent', ?), (?, ?, 'queued', ?)",
         )

@@ -434,6 +434,20 @@ async fn accept_many(conn: &mut SqliteConnection, news: &[&Accept]) -> Result<Ve
         }
         q.execute(&mut *conn).await?;
     }
+    // The report counters of the inserted messages (proofs left out).
+    let inserted_rows: Vec<super::rollup::Inserted<'_>> = rows
+        .iter()
+        .filter(|(_, m, _)| m.proof.is_none())
+        .map(|(n, m, _)| super::rollup::Inserted {
+            campaign_id: &n.execution.campaign_id,
+            execution_id: &n.execution.id,
+            at: ms(n.execution.created_at),
+            status: m.status.as_str(),
+            locale: m.locale.as_deref(),
+            resend: false,
+        })
+        .collect();
+    super::rollup::count_inserted(conn, &inserted_rows).await?;
     // 5. One `excluded` history event per excluded message, in the same
     //    transaction: the event log (which feedback webhooks tail) then
     //    holds every outcome, exclusions included.
