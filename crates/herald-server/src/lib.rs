@@ -9,6 +9,7 @@ mod campaign_cache;
 mod curl;
 mod http_metrics;
 pub mod json_body;
+mod link_cache;
 mod openapi;
 pub mod problem;
 mod routes;
@@ -46,6 +47,8 @@ pub struct AppState {
     /// Checks the tokens of tracking and unsubscribe links; without it
     /// those links answer 404.
     token_key: Option<Arc<herald_domain::token::TokenKey>>,
+    /// Links of recently clicked messages.
+    links: Arc<link_cache::LinkCache>,
 }
 
 impl AppState {
@@ -63,6 +66,7 @@ impl AppState {
             fanouts,
             scheduler: Arc::new(Notify::new()),
             token_key: None,
+            links: Arc::new(link_cache::LinkCache::default()),
         }
     }
 

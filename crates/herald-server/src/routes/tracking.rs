@@ -151,9 +151,14 @@ pub async fn click(
     let Some(claims) = verify(&state, &token, TokenPurpose::Click) else {
         return not_found();
     };
-    let m = match message(&state, &claims).await {
-        Ok(m) => m,
-        Err(r) => return r,
+    let m = match state
+        .links
+        .get(state.store.as_ref(), &claims.message_id)
+        .await
+    {
+        Ok(Some(m)) => m,
+        Ok(None) => return not_found(),
+        Err(e) => return Problem::from(e).into_response(),
     };
     let Some(url) = claims.link.and_then(|i| m.links.get(i as usize)) else {
         return not_found();
