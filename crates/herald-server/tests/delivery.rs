@@ -770,33 +770,54 @@ fn jsonl(path: &std::path::Path) -> Vec<Value> {
         .collect()
 }
 
-#[tokio::test]
-async fn sms_without_a_provider_goes_to_the_outbox_with_its_segments() {
-    let dir = tempfile::tempdir().unwrap();
-    let (s, _e) = start_with_channels(Recorder::ok(), engine_config(ahead()), dir.path()).await;
-    let cfg = channel_config(&s, "sms", json!({"from": "SHOP"})).await;
-    let text = format!("Your code is {{{{context.code}}}}. {}", "€".repeat(150));
+/// A live transactional SMS campaign (`action` extras merged in) to the
+/// outbox, fired at one phone number with `context`; waits until it is
+/// sent. Returns the execution id and the outbox lines.
+async fn sms_to_outbox(
+    s: &Server,
+    dir: &std::path::Path,
+    text: &str,
+    tracking: Value,
+    context: Value,
+    to: &str,
+) -> (String, Vec<Value>) {
+    let cfg = channel_config(s, "sms", json!({"from": "SHOP"})).await;
     let c = live(
-        &s,
+        s,
         json!({"name": "Codes", "category": "transactional",
-               "action": {"channel": "sms", "channelConfigurationId": cfg},
+               "action": {"channel": "sms", "channelConfigurationId": cfg, "tracking": tracking},
                "content": {"sms": {"text": text}},
                "audience": {"identityNamespace": "phone", "createNewProfiles": true}}),
     )
     .await;
     let r = s
-        .fire(&json!({"requestId": "sms-1", "campaignId": c, "context": {"code": "4711"},
-                      "recipients": [{"type": "external", "namespace": "phone", "userId": "+33 6 12 34 56 78"}]}))
+        .fire(
+            &json!({"requestId": format!("sms-{to}"), "campaignId": c, "context": context,
+                      "recipients": [{"type": "external", "namespace": "phone", "userId": to}]}),
+        )
         .await;
     let ex = r.ok(202)["executionId"].as_str().unwrap().to_string();
     eventually("the SMS sent", async || {
-        messages(&s, &ex)
-            .await
-            .iter()
-            .all(|m| m["status"] == "sent")
+        messages(s, &ex).await.iter().all(|m| m["status"] == "sent")
     })
     .await;
-    let lines = jsonl(&dir.path().join("outbox/sms.jsonl"));
+    (ex, jsonl(&dir.join("outbox/sms.jsonl")))
+}
+
+#[tokio::test]
+async fn sms_without_a_provider_goes_to_the_outbox_with_its_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, _e) = start_with_channels(Recorder::ok(), engine_config(ahead()), dir.path()).await;
+    let text = format!("Your code is {{{{context.code}}}}. {}", "€".repeat(150));
+    let (ex, lines) = sms_to_outbox(
+        &s,
+        dir.path(),
+        &text,
+        json!({}),
+        json!({"code": "4711"}),
+        "+33 6 12 34 56 78",
+    )
+    .await;
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert_eq!(lines[0]["to"], "+33612345678");
     assert!(
@@ -815,28 +836,15 @@ async fn sms_without_a_provider_goes_to_the_outbox_with_its_segments() {
 async fn sms_links_are_click_tracked_when_the_campaign_asks() {
     let dir = tempfile::tempdir().unwrap();
     let (s, _e) = start_with_channels(Recorder::ok(), engine_config(ahead()), dir.path()).await;
-    let cfg = channel_config(&s, "sms", json!({"from": "SHOP"})).await;
-    let c = live(
+    let (ex, lines) = sms_to_outbox(
         &s,
-        json!({"name": "Parcel", "category": "transactional",
-               "action": {"channel": "sms", "channelConfigurationId": cfg, "tracking": {"clicks": true}},
-               "content": {"sms": {"text": "Parcel {{context.id}}: https://parcel.example/t/{{context.id}}."}},
-               "audience": {"identityNamespace": "phone", "createNewProfiles": true}}),
+        dir.path(),
+        "Parcel {{context.id}}: https://parcel.example/t/{{context.id}}.",
+        json!({"clicks": true}),
+        json!({"id": "P42"}),
+        "+33612345678",
     )
     .await;
-    let r = s
-        .fire(&json!({"requestId": "sms-track", "campaignId": c, "context": {"id": "P42"},
-                      "recipients": [{"type": "external", "namespace": "phone", "userId": "+33612345678"}]}))
-        .await;
-    let ex = r.ok(202)["executionId"].as_str().unwrap().to_string();
-    eventually("the SMS sent", async || {
-        messages(&s, &ex)
-            .await
-            .iter()
-            .all(|m| m["status"] == "sent")
-    })
-    .await;
-    let lines = jsonl(&dir.path().join("outbox/sms.jsonl"));
     let text = lines[0]["text"].as_str().unwrap();
     let prefix = format!("Parcel P42: {}/t/c/", s.base);
     assert!(text.starts_with(&prefix) && text.ends_with('.'), "{text}");
@@ -849,7 +857,7 @@ async fn sms_links_are_click_tracked_when_the_campaign_asks() {
     let r = client.get(url).send().await.unwrap();
     assert_eq!(r.status(), 302);
     assert_eq!(r.headers()["location"], "https://parcel.example/t/P42");
-    let report = s.get(&format!("/v1/campaigns/{c}/report")).await;
+    let report = s.get(&format!("/v1/executions/{ex}/report")).await;
     assert_eq!(report.ok(200)["clicks"], 1, "{}", report.text);
 }
 

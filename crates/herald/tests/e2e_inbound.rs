@@ -526,17 +526,7 @@ async fn provider_webhooks_record_feedback_and_bad_input_is_a_400_with_a_pointer
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mail_to_the_list_unsubscribe_mailto_unsubscribes() {
     let (smtp, herald, inbound) = start().await;
-    let cfg = herald
-        .post(
-            "/v1/channel-configurations",
-            &json!({"name": "news", "channel": "email", "category": "any",
-                    "email": {"fromAddress": "news@herald.test", "listUnsubscribe": true}}),
-            201,
-        )
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let cfg = herald.create_list_unsubscribe_configuration().await;
     let campaign = herald
         .create_campaign(&cfg, "News", "<p>News</p>", "News")
         .await;

@@ -78,17 +78,7 @@ async fn counters(herald: &Herald, path: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn opens_clicks_and_unsubscribes_are_tracked_and_reported() {
     let herald = Herald::start(HeraldOptions::outbox()).await;
-    let cfg = herald
-        .post(
-            "/v1/channel-configurations",
-            &json!({"name": "Tracked", "channel": "email", "category": "any",
-                    "email": {"fromAddress": "news@herald.test", "listUnsubscribe": true}}),
-            201,
-        )
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let cfg = herald.create_list_unsubscribe_configuration().await;
     let campaign = herald
         .post(
             "/v1/campaigns",

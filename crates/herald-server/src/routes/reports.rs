@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use utoipa::IntoParams;
 
 use herald_domain::FieldError;
+use herald_domain::campaign::Campaign;
 use herald_domain::report::{CounterRow, Report};
 use herald_store::RollupScope;
 
@@ -229,6 +230,28 @@ async fn series(
     Ok(json!({"bucket": name, "from": from, "to": to, "points": buckets}))
 }
 
+/// What every campaign report route starts with: the caller's right, the
+/// query and its window, the campaign.
+async fn prepare(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    q: Result<Query<ReportQuery>, QueryRejection>,
+) -> ApiResult<(Campaign, ReportQuery, Window)> {
+    caller.require(SCOPE_MANAGE)?;
+    let Query(q) = q.map_err(query_problem)?;
+    let window = q.window()?;
+    let c = load(state, caller, id).await?;
+    Ok((c, q, window))
+}
+
+fn of_campaign(c: &Campaign) -> RollupScope<'_> {
+    RollupScope {
+        campaign_id: &c.id,
+        execution_id: None,
+    }
+}
+
 fn report_json(
     campaign_id: &str,
     window: &Window,
@@ -258,14 +281,8 @@ pub async fn campaign(
     Path(id): Path<String>,
     q: Result<Query<ReportQuery>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
-    caller.require(SCOPE_MANAGE)?;
-    let Query(q) = q.map_err(query_problem)?;
-    let window = q.window()?;
-    let c = load(&state, &caller, &id).await?;
-    let scope = RollupScope {
-        campaign_id: &c.id,
-        execution_id: None,
-    };
+    let (c, _, window) = prepare(&state, &caller, &id, q).await?;
+    let scope = of_campaign(&c);
     let (report, series) = build(&state, scope, &window, c.created_at).await?;
     Ok(Json(report_json(&c.id, &window, &report, series)))
 }
@@ -278,14 +295,8 @@ pub async fn campaign_csv(
     Path(id): Path<String>,
     q: Result<Query<ReportQuery>, QueryRejection>,
 ) -> ApiResult<Response> {
-    caller.require(SCOPE_MANAGE)?;
-    let Query(q) = q.map_err(query_problem)?;
-    let window = q.window()?;
-    let c = load(&state, &caller, &id).await?;
-    let scope = RollupScope {
-        campaign_id: &c.id,
-        execution_id: None,
-    };
+    let (c, _, window) = prepare(&state, &caller, &id, q).await?;
+    let scope = of_campaign(&c);
     let (report, series) = build(&state, scope, &window, c.created_at).await?;
     let mut csv = report.to_csv();
     if let Some(points) = series.as_ref().and_then(|s| s["points"].as_array()) {
@@ -350,14 +361,8 @@ pub async fn campaign_svg(
     q: Result<Query<ReportQuery>, QueryRejection>,
 ) -> ApiResult<Response> {
     use herald_charts::{BarChart, Bucket, Series, TimeSeriesChart};
-    caller.require(SCOPE_MANAGE)?;
-    let Query(q) = q.map_err(query_problem)?;
-    let mut window = q.window()?;
-    let c = load(&state, &caller, &id).await?;
-    let scope = RollupScope {
-        campaign_id: &c.id,
-        execution_id: None,
-    };
+    let (c, q, mut window) = prepare(&state, &caller, &id, q).await?;
+    let scope = of_campaign(&c);
     let metric = q.metric.as_deref().unwrap_or("timeline");
     let name = &c.definition.name;
     let bars = |title: String, category: &str, bars: Vec<(String, u64)>| BarChart {

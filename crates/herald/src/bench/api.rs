@@ -46,6 +46,34 @@ impl Api {
         Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
+    /// A channel configuration and a live campaign on it: `campaign` is given
+    /// the configuration's id. Returns the campaign id.
+    pub async fn live_campaign(
+        &self,
+        configuration: Value,
+        campaign: impl FnOnce(&str) -> Value,
+    ) -> anyhow::Result<String> {
+        let cfg = self
+            .call(
+                reqwest::Method::POST,
+                "/v1/channel-configurations",
+                Some(configuration),
+            )
+            .await?;
+        let cfg = cfg["id"].as_str().context("configuration id")?.to_owned();
+        let c = self
+            .call(reqwest::Method::POST, "/v1/campaigns", Some(campaign(&cfg)))
+            .await?;
+        let id = c["id"].as_str().context("campaign id")?.to_owned();
+        self.call(
+            reqwest::Method::POST,
+            &format!("/v1/campaigns/{id}/activate"),
+            None,
+        )
+        .await?;
+        Ok(id)
+    }
+
     /// An email channel configuration and a live transactional campaign
     /// whose subject and body use a profile field and two context variables.
     /// Returns the campaign id.

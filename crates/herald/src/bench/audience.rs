@@ -46,73 +46,35 @@ pub(super) async fn id_of(v: Value, what: &str) -> anyhow::Result<String> {
 }
 
 pub(super) async fn marketing_campaign(api: &Api, audience: &str) -> anyhow::Result<String> {
-    let cfg = api
-        .call(
-            reqwest::Method::POST,
-            "/v1/channel-configurations",
-            Some(json!({"name": "Bench news", "channel": "email", "category": "marketing",
-                        "email": {"fromAddress": "news@shop.example.com", "fromName": "North Store"}})),
-        )
-        .await?;
-    let cfg = id_of(cfg, "configuration").await?;
-    let c = api
-        .call(
-            reqwest::Method::POST,
-            "/v1/campaigns",
-            Some(json!({
-                "name": "Bench newsletter", "category": "marketing",
-                "action": {"channel": "email", "channelConfigurationId": cfg},
-                "content": {"email": {
-                    "subject": "News for {{profile.person.name.firstName}}",
-                    "html": "<p>Hi {{profile.person.name.firstName}} in {{profile.homeAddress.city}}: {{context.offer}}</p>"}},
-                "audience": {"identityNamespace": "email", "audienceId": audience}
-            })),
-        )
-        .await?;
-    let id = id_of(c, "campaign").await?;
-    api.call(
-        reqwest::Method::POST,
-        &format!("/v1/campaigns/{id}/activate"),
-        None,
+    api.live_campaign(
+        json!({"name": "Bench news", "channel": "email", "category": "marketing",
+               "email": {"fromAddress": "news@shop.example.com", "fromName": "North Store"}}),
+        |cfg| json!({
+            "name": "Bench newsletter", "category": "marketing",
+            "action": {"channel": "email", "channelConfigurationId": cfg},
+            "content": {"email": {
+                "subject": "News for {{profile.person.name.firstName}}",
+                "html": "<p>Hi {{profile.person.name.firstName}} in {{profile.homeAddress.city}}: {{context.offer}}</p>"}},
+            "audience": {"identityNamespace": "email", "audienceId": audience}
+        }),
     )
-    .await?;
-    Ok(id)
+    .await
 }
 
 async fn high_throughput_campaign(api: &Api) -> anyhow::Result<String> {
-    let cfg = api
-        .call(
-            reqwest::Method::POST,
-            "/v1/channel-configurations",
-            Some(
-                json!({"name": "Bench OTP", "channel": "email", "category": "transactional",
-                        "email": {"fromAddress": "otp@shop.example.com"}}),
-            ),
-        )
-        .await?;
-    let cfg = id_of(cfg, "configuration").await?;
-    let c = api
-        .call(
-            reqwest::Method::POST,
-            "/v1/campaigns",
-            Some(json!({
-                "name": "Bench order (high throughput)", "category": "transactional", "highThroughput": true,
-                "action": {"channel": "email", "channelConfigurationId": cfg},
-                "content": {"email": {
-                    "subject": "Order {{context.order.id}} confirmed",
-                    "html": "<p>Thanks for your order {{context.order.id}} at {{context.shop}}: total {{context.order.total}}.</p>"}},
-                "audience": {"identityNamespace": "email"}
-            })),
-        )
-        .await?;
-    let id = id_of(c, "campaign").await?;
-    api.call(
-        reqwest::Method::POST,
-        &format!("/v1/campaigns/{id}/activate"),
-        None,
+    api.live_campaign(
+        json!({"name": "Bench OTP", "channel": "email", "category": "transactional",
+               "email": {"fromAddress": "otp@shop.example.com"}}),
+        |cfg| json!({
+            "name": "Bench order (high throughput)", "category": "transactional", "highThroughput": true,
+            "action": {"channel": "email", "channelConfigurationId": cfg},
+            "content": {"email": {
+                "subject": "Order {{context.order.id}} confirmed",
+                "html": "<p>Thanks for your order {{context.order.id}} at {{context.shop}}: total {{context.order.total}}.</p>"}},
+            "audience": {"identityNamespace": "email"}
+        }),
     )
-    .await?;
-    Ok(id)
+    .await
 }
 
 pub async fn run(args: AudienceBenchArgs) -> anyhow::Result<()> {

@@ -22,7 +22,6 @@ use herald_store::sqlite::SqliteStore;
 use herald_store::{NewEvent, Store};
 
 use super::api::Api;
-use super::audience::id_of;
 use super::load::{self, Endpoint, Target};
 use super::output;
 use super::server::{Server, ServerOptions};
@@ -57,39 +56,19 @@ const RECIPIENTS_PER_CALL: usize = 20;
 const LINKS: u32 = 3;
 
 async fn tracked_campaign(api: &Api) -> anyhow::Result<String> {
-    let cfg = api
-        .call(
-            reqwest::Method::POST,
-            "/v1/channel-configurations",
-            Some(
-                json!({"name": "Bench tracked", "channel": "email", "category": "any",
-                        "email": {"fromAddress": "news@shop.example.com"}}),
-            ),
-        )
-        .await?;
-    let cfg = id_of(cfg, "configuration").await?;
-    let c = api
-        .call(
-            reqwest::Method::POST,
-            "/v1/campaigns",
-            Some(json!({
-                "name": "Bench tracked", "category": "transactional",
-                "action": {"channel": "email", "channelConfigurationId": cfg,
-                           "tracking": {"opens": true, "clicks": true}},
-                "content": {"email": {"subject": "Your order {{context.order}}",
-                    "html": "<html><body><p>Order {{context.order}}</p><p><a href=\"https://shop.example.com/o/{{context.order}}\">Track it</a> <a href=\"https://shop.example.com/help\">Help</a> <a href=\"https://shop.example.com/sale\">Sale</a></p></body></html>"}},
-                "audience": {"identityNamespace": "email"}
-            })),
-        )
-        .await?;
-    let id = id_of(c, "campaign").await?;
-    api.call(
-        reqwest::Method::POST,
-        &format!("/v1/campaigns/{id}/activate"),
-        None,
+    api.live_campaign(
+        json!({"name": "Bench tracked", "channel": "email", "category": "any",
+               "email": {"fromAddress": "news@shop.example.com"}}),
+        |cfg| json!({
+            "name": "Bench tracked", "category": "transactional",
+            "action": {"channel": "email", "channelConfigurationId": cfg,
+                       "tracking": {"opens": true, "clicks": true}},
+            "content": {"email": {"subject": "Your order {{context.order}}",
+                "html": "<html><body><p>Order {{context.order}}</p><p><a href=\"https://shop.example.com/o/{{context.order}}\">Track it</a> <a href=\"https://shop.example.com/help\">Help</a> <a href=\"https://shop.example.com/sale\">Sale</a></p></body></html>"}},
+            "audience": {"identityNamespace": "email"}
+        }),
     )
-    .await?;
-    Ok(id)
+    .await
 }
 
 /// Fires `n` messages (calls of 20 recipients, 8 at a time) and waits

@@ -240,45 +240,22 @@ fn write_profiles(path: &std::path::Path, n: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn id_of(v: &Value, what: &str) -> anyhow::Result<String> {
-    Ok(v["id"]
-        .as_str()
-        .with_context(|| format!("{what} id in {v}"))?
-        .to_string())
-}
-
 async fn push_campaign(api: &Api, base_url: &str, audience: &str) -> anyhow::Result<String> {
-    let cfg = api
-        .call(
-            reqwest::Method::POST,
-            "/v1/channel-configurations",
-            Some(json!({"name": "Bench push", "channel": "push", "category": "marketing",
-                        "push": {"appId": APP_ID,
-                                 "apns": {"teamId": "TEAM123456", "keyId": "KEY1234567",
-                                          "privateKey": p8_pem()?, "topic": TOPIC, "baseUrl": base_url}}})),
-        )
-        .await?;
-    let cfg = id_of(&cfg, "configuration")?;
-    let c = api
-        .call(
-            reqwest::Method::POST,
-            "/v1/campaigns",
-            Some(json!({
+    api.live_campaign(
+        json!({"name": "Bench push", "channel": "push", "category": "marketing",
+               "push": {"appId": APP_ID,
+                        "apns": {"teamId": "TEAM123456", "keyId": "KEY1234567",
+                                 "privateKey": p8_pem()?, "topic": TOPIC, "baseUrl": base_url}}}),
+        |cfg| {
+            json!({
                 "name": "Bench flash sale", "category": "marketing",
                 "action": {"channel": "push", "channelConfigurationId": cfg},
                 "content": {"push": {"title": TITLE, "body": BODY}},
                 "audience": {"identityNamespace": "email", "audienceId": audience}
-            })),
-        )
-        .await?;
-    let id = id_of(&c, "campaign")?;
-    api.call(
-        reqwest::Method::POST,
-        &format!("/v1/campaigns/{id}/activate"),
-        None,
+            })
+        },
     )
-    .await?;
-    Ok(id)
+    .await
 }
 
 fn count(s: &Value, k: &str) -> u64 {
@@ -343,7 +320,7 @@ pub async fn run(args: PushBenchArgs) -> anyhow::Result<()> {
             Some(json!({"name": "Everyone (push)", "rule": "profile.bench = \"push\""})),
         )
         .await?;
-    let audience = id_of(&audience, "audience")?;
+    let audience = super::audience::id_of(audience, "audience").await?;
     let campaign = push_campaign(&api, &format!("http://{addr}"), &audience).await?;
 
     eprintln!("fanning out and delivering…");

@@ -567,6 +567,20 @@ impl Herald {
         v["id"].as_str().expect("configuration id").to_owned()
     }
 
+    /// An email configuration sending from `news@herald.test` with
+    /// `List-Unsubscribe` on all its mail; returns its id.
+    pub async fn create_list_unsubscribe_configuration(&self) -> String {
+        let v = self
+            .post(
+                "/v1/channel-configurations",
+                &json!({"name": "News", "channel": "email", "category": "any",
+                        "email": {"fromAddress": "news@herald.test", "listUnsubscribe": true}}),
+                201,
+            )
+            .await;
+        v["id"].as_str().expect("configuration id").to_owned()
+    }
+
     /// A draft transactional email campaign creating new profiles; returns
     /// its id.
     pub async fn create_campaign(
