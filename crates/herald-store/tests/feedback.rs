@@ -1,62 +1,24 @@
 //! Bounces and complaints received later, recorded against sent messages.
 
+mod common;
+
 use std::time::Duration;
 
 use chrono::Utc;
-use serde_json::json;
 
-use herald_domain::channel::Channel;
-use herald_domain::execution::{Execution, PlannedMessage};
 use herald_domain::feedback::{BounceClass, FeedbackEvent, FeedbackKind, FeedbackSource};
 use herald_domain::message::{MessageStatus, RenderedEmail};
 use herald_domain::suppression::SuppressionFilter;
 use herald_store::sqlite::SqliteStore;
-use herald_store::{DeliveryOutcome, FeedbackRecorded, NewExecution, OutcomeKind, Store};
+use herald_store::{DeliveryOutcome, FeedbackRecorded, OutcomeKind, Store};
 
-fn id() -> String {
-    uuid::Uuid::now_v7().to_string()
-}
+use common::{execution, id};
 
 /// `n` messages to `u{i}@example.com`, accepted, claimed and sent with
 /// Message-ID `<id>@herald.test`; returns their ids.
 async fn sent(store: &SqliteStore, n: usize) -> Vec<String> {
     let now = Utc::now();
-    let exec_id = id();
-    let new = NewExecution {
-        execution: Execution {
-            id: exec_id.clone(),
-            sandbox: "prod".into(),
-            campaign_id: "c1".into(),
-            campaign_version: 1,
-            request_id: exec_id.clone(),
-            request_hash: "h".into(),
-            kind: "unitary".into(),
-            context: json!({}),
-            created_at: now,
-            created_by: "admin".into(),
-            response: json!({}),
-        },
-        channel: Channel::Email,
-        priority: 0,
-        messages: (0..n)
-            .map(|i| PlannedMessage {
-                message_id: id(),
-                user_id: format!("u{i}@example.com"),
-                namespace: "email".into(),
-                profile_id: None,
-                address: Some(format!("u{i}@example.com")),
-                status: MessageStatus::Queued,
-                exclusion_reason: None,
-                profile: json!({}),
-                recipient_context: json!({}),
-                locale: None,
-                proof: None,
-                detail: None,
-            })
-            .collect(),
-        profiles_to_create: vec![],
-        profile_origin: None,
-    };
+    let new = execution(&id(), n);
     store.accept_execution(new).await.unwrap();
     let claimed = store
         .claim_messages("w", 100, Duration::from_secs(60), now)

@@ -1,59 +1,24 @@
 //! `Store::queue_depth`, the operators' queue gauges, on a real database file.
 
+mod common;
+
 use std::time::Duration;
 
 use chrono::Utc;
-use serde_json::json;
 
-use herald_domain::channel::Channel;
-use herald_domain::execution::{Execution, PlannedMessage};
 use herald_domain::message::MessageStatus;
 use herald_store::sqlite::SqliteStore;
 use herald_store::{LaneDepth, NewExecution, Store};
 
-fn id() -> String {
-    uuid::Uuid::now_v7().to_string()
-}
-
+/// Messages of one execution with the given statuses, in one lane.
 fn execution(priority: i64, statuses: &[MessageStatus]) -> NewExecution {
-    let exec_id = id();
-    NewExecution {
-        execution: Execution {
-            id: exec_id.clone(),
-            sandbox: "prod".into(),
-            campaign_id: "c1".into(),
-            campaign_version: 1,
-            request_id: id(),
-            request_hash: "h".into(),
-            kind: "unitary".into(),
-            context: json!({}),
-            created_at: Utc::now(),
-            created_by: "admin".into(),
-            response: json!({"executionId": exec_id}),
-        },
-        channel: Channel::Email,
-        priority,
-        messages: statuses
-            .iter()
-            .enumerate()
-            .map(|(i, status)| PlannedMessage {
-                message_id: id(),
-                user_id: format!("u{i}@example.com"),
-                namespace: "email".into(),
-                profile_id: None,
-                address: Some(format!("u{i}@example.com")),
-                status: *status,
-                exclusion_reason: (*status == MessageStatus::Excluded).then(|| "noAddress".into()),
-                profile: json!({}),
-                recipient_context: json!({}),
-                locale: None,
-                proof: None,
-                detail: None,
-            })
-            .collect(),
-        profiles_to_create: vec![],
-        profile_origin: None,
+    let mut e = common::execution(&common::id(), statuses.len());
+    e.priority = priority;
+    for (m, status) in e.messages.iter_mut().zip(statuses) {
+        m.status = *status;
+        m.exclusion_reason = (*status == MessageStatus::Excluded).then(|| "noAddress".into());
     }
+    e
 }
 
 #[tokio::test]
