@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use sqlx::Connection;
 
-use support::{API_KEY, Herald, HeraldOptions};
-
-const AUDIENCE: &str = "/ajo/im/executions/audience";
+use support::{
+    AUDIENCE_EXECUTIONS, Herald, HeraldOptions, import_opted_in, opted_in_campaign_with,
+};
 
 /// Profiles of the big fan-out.
 const PROFILES: usize = 100_000;
@@ -30,102 +30,24 @@ fn options() -> HeraldOptions {
     }
 }
 
-/// The NDJSON body of `n` opted-in profiles `u{i}@example.com`.
-fn ndjson(n: usize) -> Vec<u8> {
-    let mut body = Vec::with_capacity(n * 160);
-    for i in 0..n {
-        let line = json!({
-            "identities": [{"namespace": "email", "id": format!("u{i}@example.com")}],
-            "attributes": {
-                "person": {"name": {"firstName": format!("User{i}")}},
-                "consents": {"marketing": {"email": {"val": "y"}}},
-            },
-        });
-        serde_json::to_writer(&mut body, &line).expect("serialize a line");
-        body.push(b'\n');
-    }
-    body
-}
-
-/// `POST /v1/profiles:import` of `n` profiles; asserts they were all created.
-async fn import(herald: &Herald, n: usize) {
-    let body = ndjson(n);
-    let bytes = body.len();
-    let t = Instant::now();
-    let resp = herald
-        .http
-        .post(format!("{}/v1/profiles:import", herald.base_url()))
-        .bearer_auth(API_KEY)
-        .header("content-type", "application/x-ndjson")
-        .timeout(Duration::from_secs(600))
-        .body(body)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("POST /v1/profiles:import: {e}\n{}", herald.logs()));
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap_or_default();
-    assert_eq!(status, 200, "import → {status}: {text}");
-    let v: Value = serde_json::from_str(&text).expect("import summary");
-    assert_eq!(v["created"], n as u64, "{v}");
-    assert_eq!(v["rejected"], 0, "{v}");
-    println!(
-        "imported {n} profiles ({} MiB of NDJSON) in {:.1} s",
-        bytes / (1024 * 1024),
-        t.elapsed().as_secs_f64()
-    );
-}
-
 /// A live marketing email campaign over a rule audience of the opted-in
-/// profiles; returns the campaign and audience ids.
+/// profiles, its body reading the call's context; returns the campaign and
+/// audience ids.
 async fn marketing_campaign(herald: &Herald) -> (String, String) {
-    let cfg = herald
-        .post(
-            "/v1/channel-configurations",
-            &json!({"name": "marketing mail", "channel": "email", "category": "marketing",
-                    "email": {"fromAddress": "news@shop.example.com", "fromName": "Shop"}}),
-            201,
-        )
-        .await["id"]
-        .as_str()
-        .expect("configuration id")
-        .to_owned();
-    let audience = herald
-        .post(
-            "/v1/audiences",
-            &json!({"name": "opted in", "rule": r#"profile.consents.marketing.email.val = "y""#}),
-            201,
-        )
-        .await;
-    assert_eq!(audience["kind"], "rule", "{audience}");
-    let audience = audience["id"].as_str().expect("audience id").to_owned();
-    let campaign = herald
-        .post(
-            "/v1/campaigns",
-            &json!({
-                "name": "newsletter",
-                "category": "marketing",
-                "action": {"channel": "email", "channelConfigurationId": cfg},
-                "content": {"email": {
-                    "subject": "Hello {{profile.person.name.firstName}}",
-                    "html": "<p>News for {{profile.person.name.firstName}} from {{context.shop}}</p>",
-                    "text": "News for {{profile.person.name.firstName}}"}},
-                "audience": {"identityNamespace": "email", "audienceId": audience},
-            }),
-            201,
-        )
-        .await["id"]
-        .as_str()
-        .expect("campaign id")
-        .to_owned();
-    herald.activate(&campaign).await;
-    (campaign, audience)
+    opted_in_campaign_with(
+        herald,
+        "<p>News for {{profile.person.name.firstName}} from {{context.shop}}</p>",
+    )
+    .await
 }
 
 /// Polls the execution status until it is no longer `InProgress`.
 async fn wait_finished(herald: &Herald, execution_id: &str, timeout: Duration) -> Value {
     let deadline = Instant::now() + timeout;
     loop {
-        let v = herald.get(&format!("{AUDIENCE}/{execution_id}")).await;
+        let v = herald
+            .get(&format!("{AUDIENCE_EXECUTIONS}/{execution_id}"))
+            .await;
         if v["status"] != "InProgress" {
             return v;
         }
@@ -163,14 +85,14 @@ async fn count_messages(herald: &Herald, execution_id: &str) -> (i64, i64) {
 async fn fanout_of_100000_profiles_killed_mid_way_resumes_with_one_message_each() {
     let started = Instant::now();
     let mut herald = Herald::start(options()).await;
-    import(&herald, PROFILES).await;
+    import_opted_in(&herald, PROFILES, "example.com").await;
     let (campaign, _audience) = marketing_campaign(&herald).await;
 
     // Fire, then kill -9 as soon as the first batches are committed.
     let t = Instant::now();
     let fired = herald
         .post(
-            AUDIENCE,
+            AUDIENCE_EXECUTIONS,
             &json!({"campaignId": campaign, "requestId": "blast-1", "context": {"shop": "North"}}),
             202,
         )
@@ -179,7 +101,7 @@ async fn fanout_of_100000_profiles_killed_mid_way_resumes_with_one_message_each(
         .as_str()
         .expect("execution id")
         .to_owned();
-    let status_path = format!("{AUDIENCE}/{execution_id}");
+    let status_path = format!("{AUDIENCE_EXECUTIONS}/{execution_id}");
     let deadline = Instant::now() + Duration::from_secs(120);
     let at_kill = loop {
         let v = herald.get(&status_path).await;
@@ -263,13 +185,13 @@ async fn fanout_of_100000_profiles_killed_mid_way_resumes_with_one_message_each(
 async fn scheduled_execution_survives_a_kill_before_its_time() {
     const N: usize = 50;
     let mut herald = Herald::start(options()).await;
-    import(&herald, N).await;
+    import_opted_in(&herald, N, "example.com").await;
     let (campaign, audience) = marketing_campaign(&herald).await;
 
     let at = chrono::Utc::now() + chrono::Duration::seconds(3);
     let scheduled = herald
         .post(
-            AUDIENCE,
+            AUDIENCE_EXECUTIONS,
             &json!({"campaignId": campaign, "requestId": "later-1",
                     "context": {"shop": "North"}, "schedule": {"executeAt": at}}),
             202,

@@ -691,6 +691,7 @@ pub const AUDIENCE_EXECUTIONS: &str = "/ajo/im/executions/audience";
 /// `POST /v1/profiles:import` of `n` opted-in profiles `u{i}@{domain}`;
 /// asserts they were all created.
 pub async fn import_opted_in(herald: &Herald, n: usize, domain: &str) {
+    let started = Instant::now();
     let mut body = Vec::with_capacity(n * 160);
     for i in 0..n {
         let line = json!({
@@ -718,11 +719,24 @@ pub async fn import_opted_in(herald: &Herald, n: usize, domain: &str) {
     assert_eq!(status, 200, "import → {status}: {text}");
     let v: Value = serde_json::from_str(&text).expect("import summary");
     assert_eq!(v["created"], n as u64, "{v}");
+    assert_eq!(v["rejected"], 0, "{v}");
+    println!(
+        "imported {n} profiles in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
 }
 
 /// A live marketing email campaign (from `news@shop.example.com`) over a
 /// rule audience of the opted-in profiles; returns its id.
 pub async fn opted_in_campaign(herald: &Herald) -> String {
+    opted_in_campaign_with(herald, "<p>News for {{profile.person.name.firstName}}</p>")
+        .await
+        .0
+}
+
+/// [`opted_in_campaign`] with its own HTML; returns the campaign and the
+/// audience ids.
+pub async fn opted_in_campaign_with(herald: &Herald, html: &str) -> (String, String) {
     let cfg = herald
         .post(
             "/v1/channel-configurations",
@@ -740,10 +754,9 @@ pub async fn opted_in_campaign(herald: &Herald) -> String {
             &json!({"name": "opted in", "rule": r#"profile.consents.marketing.email.val = "y""#}),
             201,
         )
-        .await["id"]
-        .as_str()
-        .expect("audience id")
-        .to_owned();
+        .await;
+    assert_eq!(audience["kind"], "rule", "{audience}");
+    let audience = audience["id"].as_str().expect("audience id").to_owned();
     let campaign = herald
         .post(
             "/v1/campaigns",
@@ -753,7 +766,7 @@ pub async fn opted_in_campaign(herald: &Herald) -> String {
                 "action": {"channel": "email", "channelConfigurationId": cfg},
                 "content": {"email": {
                     "subject": "Hello {{profile.person.name.firstName}}",
-                    "html": "<p>News for {{profile.person.name.firstName}}</p>",
+                    "html": html,
                     "text": "News for {{profile.person.name.firstName}}"}},
                 "audience": {"identityNamespace": "email", "audienceId": audience},
             }),
@@ -764,7 +777,7 @@ pub async fn opted_in_campaign(herald: &Herald) -> String {
         .expect("campaign id")
         .to_owned();
     herald.activate(&campaign).await;
-    campaign
+    (campaign, audience)
 }
 
 /// Message counts by status, read straight from the SQLite file in
