@@ -46,6 +46,48 @@ impl Api {
         Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
+    /// Imports an NDJSON file of profiles through `POST /v1/profiles:import`
+    /// (every row must be accepted); returns the seconds it took.
+    pub async fn import_ndjson(&self, file: &std::path::Path) -> anyhow::Result<f64> {
+        let started = Instant::now();
+        let summary = crate::import::upload(
+            &self.base,
+            API_KEY,
+            "prod",
+            file,
+            crate::import::Format::Ndjson,
+            |_| {},
+        )
+        .await?;
+        anyhow::ensure!(summary.rejected == 0, "{} rows rejected", summary.rejected);
+        Ok(started.elapsed().as_secs_f64())
+    }
+
+    /// A rule audience; returns its id.
+    pub async fn rule_audience(&self, name: &str, rule: &str) -> anyhow::Result<String> {
+        let a = self
+            .call(
+                reqwest::Method::POST,
+                "/v1/audiences",
+                Some(json!({"name": name, "rule": rule})),
+            )
+            .await?;
+        Ok(a["id"].as_str().context("audience id")?.to_owned())
+    }
+
+    /// `POST /ajo/im/executions/audience` with `body`; returns the
+    /// execution id.
+    pub async fn fire_audience(&self, body: Value) -> anyhow::Result<String> {
+        let e = self
+            .call(
+                reqwest::Method::POST,
+                "/ajo/im/executions/audience",
+                Some(body),
+            )
+            .await?;
+        Ok(e["executionId"].as_str().context("executionId")?.to_owned())
+    }
+
     /// A channel configuration and a live campaign on it: `campaign` is given
     /// the configuration's id. Returns the campaign id.
     pub async fn live_campaign(

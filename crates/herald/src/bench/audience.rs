@@ -9,14 +9,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::api::Api;
 use super::import::{peak_rss_kib, proc_status_kib, write_file};
 use super::load::{self, Endpoint, Target};
 use super::output;
-use super::server::{API_KEY, Server, ServerOptions};
-use crate::import::{Format, upload};
+use super::server::{Server, ServerOptions};
 
 #[derive(Args, Debug)]
 pub struct AudienceBenchArgs {
@@ -36,13 +35,6 @@ pub struct AudienceBenchArgs {
 
 fn rss_kib(pid: u32) -> Option<u64> {
     proc_status_kib(pid, "VmRSS")
-}
-
-pub(super) async fn id_of(v: Value, what: &str) -> anyhow::Result<String> {
-    Ok(v["id"]
-        .as_str()
-        .with_context(|| format!("{what} id in {v}"))?
-        .to_string())
 }
 
 pub(super) async fn marketing_campaign(api: &Api, audience: &str) -> anyhow::Result<String> {
@@ -96,30 +88,16 @@ pub async fn run(args: AudienceBenchArgs) -> anyhow::Result<()> {
     .await?;
     let pid = server.pid();
     eprintln!("importing…");
-    let started = Instant::now();
-    let summary = upload(
-        &server.base_url(),
-        API_KEY,
-        "prod",
-        &file,
-        Format::Ndjson,
-        |_| {},
-    )
-    .await?;
-    let import_secs = started.elapsed().as_secs_f64();
-    anyhow::ensure!(summary.rejected == 0, "{} rows rejected", summary.rejected);
     let api = Api::new(server.base_url());
+    let import_secs = api.import_ndjson(&file).await?;
 
     // 1. Size estimate of a selective rule audience.
     let selective = api
-        .call(
-            reqwest::Method::POST,
-            "/v1/audiences",
-            Some(json!({"name": "Paris regulars",
-                        "rule": "profile.homeAddress.city = \"Paris\" and profile.loyalty.points >= 2500 and profile.preferredLanguage in [\"fr-FR\", \"en-US\"]"})),
+        .rule_audience(
+            "Paris regulars",
+            "profile.homeAddress.city = \"Paris\" and profile.loyalty.points >= 2500 and profile.preferredLanguage in [\"fr-FR\", \"en-US\"]",
         )
         .await?;
-    let selective = id_of(selective, "audience").await?;
     let t = Instant::now();
     let est = api
         .call(
@@ -141,28 +119,13 @@ pub async fn run(args: AudienceBenchArgs) -> anyhow::Result<()> {
 
     // 2. One audience execution over every profile.
     let everyone = api
-        .call(
-            reqwest::Method::POST,
-            "/v1/audiences",
-            Some(json!({"name": "Everyone", "rule": "profile.loyalty.tier = \"gold\""})),
-        )
+        .rule_audience("Everyone", "profile.loyalty.tier = \"gold\"")
         .await?;
-    let everyone = id_of(everyone, "audience").await?;
     let campaign = marketing_campaign(&api, &everyone).await?;
     let rss_before = rss_kib(pid);
     eprintln!("fanning out…");
     let t = Instant::now();
-    let exec = api
-        .call(
-            reqwest::Method::POST,
-            "/ajo/im/executions/audience",
-            Some(json!({"campaignId": campaign, "requestId": "bench-blast", "context": {"offer": "20% off"}})),
-        )
-        .await?;
-    let exec_id = exec["executionId"]
-        .as_str()
-        .context("executionId")?
-        .to_string();
+    let exec_id = api.fire_audience(json!({"campaignId": campaign, "requestId": "bench-blast", "context": {"offer": "20% off"}})).await?;
     let mut max_rss = 0u64;
     let status = loop {
         if let Some(r) = rss_kib(pid) {

@@ -15,12 +15,11 @@ use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
 use super::api::Api;
-use super::audience::{id_of, marketing_campaign};
+use super::audience::marketing_campaign;
 use super::import::write_file_opted_in;
 use super::output;
 use super::server::{API_KEY, Server, ServerOptions};
 use super::sink::{self, SmtpSink};
-use crate::import::{Format, upload};
 
 #[derive(Args, Debug)]
 pub struct LatencyArgs {
@@ -76,40 +75,16 @@ pub async fn run(args: LatencyArgs) -> anyhow::Result<()> {
     let file = dir.path().join("profiles.ndjson");
     eprintln!("generating and importing {} profiles…", args.marketing);
     write_file_opted_in(&file, args.marketing)?;
-    let summary = upload(
-        &server.base_url(),
-        API_KEY,
-        "prod",
-        &file,
-        Format::Ndjson,
-        |_| {},
-    )
-    .await?;
-    anyhow::ensure!(summary.rejected == 0, "{} rows rejected", summary.rejected);
+    api.import_ndjson(&file).await?;
 
     // The marketing send: the audience bench's campaign, over everyone.
     let audience = api
-        .call(
-            reqwest::Method::POST,
-            "/v1/audiences",
-            Some(json!({"name": "Everyone", "rule": "profile.loyalty.tier = \"gold\""})),
-        )
+        .rule_audience("Everyone", "profile.loyalty.tier = \"gold\"")
         .await?;
-    let audience = id_of(audience, "audience").await?;
     let marketing = marketing_campaign(&api, &audience).await?;
     let transactional = api.setup_campaign().await?;
     eprintln!("fanning out the marketing send…");
-    let exec = api
-        .call(
-            reqwest::Method::POST,
-            "/ajo/im/executions/audience",
-            Some(json!({"campaignId": marketing, "requestId": "bench-blast", "context": {"offer": "20% off"}})),
-        )
-        .await?;
-    let exec = exec["executionId"]
-        .as_str()
-        .context("executionId")?
-        .to_string();
+    let exec = api.fire_audience(json!({"campaignId": marketing, "requestId": "bench-blast", "context": {"offer": "20% off"}})).await?;
     // Start the triggers once every marketing message is queued and the
     // drain is under way: the backlog is the whole send.
     loop {

@@ -23,8 +23,7 @@ use serde_json::{Value, json};
 
 use super::api::Api;
 use super::output;
-use super::server::{API_KEY, Server, ServerOptions};
-use crate::import::{Format, upload};
+use super::server::{Server, ServerOptions};
 
 const TOPIC: &str = "com.example.herald.bench";
 const APP_ID: &str = "com.example.herald.bench";
@@ -300,42 +299,18 @@ pub async fn run(args: PushBenchArgs) -> anyhow::Result<()> {
     })
     .await?;
     eprintln!("importing…");
-    let t = Instant::now();
-    let summary = upload(
-        &server.base_url(),
-        API_KEY,
-        "prod",
-        &file,
-        Format::Ndjson,
-        |_| {},
-    )
-    .await?;
-    let import_secs = t.elapsed().as_secs_f64();
-    anyhow::ensure!(summary.rejected == 0, "{} rows rejected", summary.rejected);
     let api = Api::new(server.base_url());
+    let import_secs = api.import_ndjson(&file).await?;
     let audience = api
-        .call(
-            reqwest::Method::POST,
-            "/v1/audiences",
-            Some(json!({"name": "Everyone (push)", "rule": "profile.bench = \"push\""})),
-        )
+        .rule_audience("Everyone (push)", "profile.bench = \"push\"")
         .await?;
-    let audience = super::audience::id_of(audience, "audience").await?;
     let campaign = push_campaign(&api, &format!("http://{addr}"), &audience).await?;
 
     eprintln!("fanning out and delivering…");
     let started = Instant::now();
-    let exec = api
-        .call(
-            reqwest::Method::POST,
-            "/ajo/im/executions/audience",
-            Some(json!({"campaignId": campaign, "requestId": "bench-push"})),
-        )
+    let exec_id = api
+        .fire_audience(json!({"campaignId": campaign, "requestId": "bench-push"}))
         .await?;
-    let exec_id = exec["executionId"]
-        .as_str()
-        .context("executionId")?
-        .to_string();
     let timeout = Duration::from_secs(1800);
     let mut fanout: Option<(Duration, Value)> = None;
     let (all_sent, final_status) = loop {
